@@ -1,0 +1,152 @@
+// Package conf is Roomgate's domain: conferences and their rules, who may
+// join, live participants, accounts and API tokens. It knows nothing of SIP,
+// H.323 or RTP wire formats; signalling packages ask it to admit legs and it
+// reaches them back only through the LegHandle interface.
+//
+// API CONTRACT (used by sip/, web/, store/ and cmd/): keep these names and
+// signatures; add freely.
+package conf
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/roomgate/roomgate/bridge"
+)
+
+// Conference is a conference as owners configure it. JSON names follow DESIGN.md.
+type Conference struct {
+	ID                    string       `json:"id"`
+	Name                  string       `json:"name"`
+	Owner                 string       `json:"owner,omitempty"`
+	Description           string       `json:"description,omitempty"`
+	Access                string       `json:"access"` // internal | public
+	Mode                  string       `json:"mode"`   // symmetric | asymmetric | role-based
+	PodiumSeats           int          `json:"podium_seats,omitempty"`
+	PIN                   string       `json:"pin,omitempty"`
+	ModeratorPIN          string       `json:"moderator_pin,omitempty"`
+	MaxParticipants       int          `json:"max_participants"`
+	WaitingRoom           bool         `json:"waiting_room"`
+	JoinWithoutInvitation bool         `json:"join_without_invitation"`
+	RecordingAllowed      bool         `json:"recording_allowed"`
+	Locked                bool         `json:"locked"`
+	Schedule              Schedule     `json:"schedule"`
+	Invitations           []Invitation `json:"invitations"`
+	State                 string       `json:"state"` // idle | running | ended
+	CreatedAt             time.Time    `json:"created_at"`
+	UpdatedAt             time.Time    `json:"updated_at"`
+}
+
+// Schedule says when a conference runs; type "none" is a virtual room.
+type Schedule struct {
+	Type            string    `json:"type"` // none | once | weekly
+	Start           time.Time `json:"start,omitzero"`
+	DurationMinutes int       `json:"duration_minutes,omitempty"`
+	Days            []string  `json:"days,omitempty"`
+	TimeZone        string    `json:"time_zone,omitempty"`
+}
+
+// Invitation is one entry of a conference's participant list.
+type Invitation struct {
+	Target    string `json:"target"`
+	Moderator bool   `json:"moderator"`
+}
+
+// User is an account of the address book.
+type User struct {
+	ID           string    `json:"id"`
+	DisplayName  string    `json:"display_name"`
+	Email        string    `json:"email,omitempty"`
+	Role         string    `json:"role"` // user | operator | admin
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Token is a stored API bearer token (only its hash is kept).
+type Token struct {
+	Hash    string
+	UserID  string
+	Expires time.Time
+}
+
+// Store keeps everything that must survive a restart. store/ implements it.
+type Store interface {
+	CreateConference(ctx context.Context, c Conference) error // ErrExists
+	GetConference(ctx context.Context, id string) (Conference, error) // ErrNotFound
+	ListConferences(ctx context.Context) ([]Conference, error)
+	UpdateConference(ctx context.Context, c Conference) error
+	DeleteConference(ctx context.Context, id string) error // ErrNotFound
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	SaveToken(ctx context.Context, t Token) error
+	GetToken(ctx context.Context, hash string) (Token, error)
+	DeleteExpiredTokens(ctx context.Context, now time.Time) error
+	Close() error
+}
+
+// LegHandle is how conf reaches a live leg of any protocol.
+type LegHandle interface {
+	// Hangup ends the call with cause (BYE for SIP); it must not block long.
+	Hangup(cause error)
+	// Stats returns the leg's media counters.
+	Stats() bridge.LegStats
+}
+
+// JoinRequest asks to admit a caller into a conference.
+type JoinRequest struct {
+	ConferenceID string
+	DisplayName  string
+	Protocol     string // sip | h323 | rtsp | native
+	Remote       string // signalling peer address
+	Leg          LegHandle
+}
+
+// ParticipantInfo is a live participant as the API shows it.
+type ParticipantInfo struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	Protocol    string    `json:"protocol"`
+	Role        string    `json:"role"`
+	Muted       bool      `json:"muted"`
+	Talking     bool      `json:"talking"`
+	Codec       string    `json:"codec"`
+	Remote      string    `json:"remote"`
+	JoinedAt    time.Time `json:"joined_at"`
+	Stats       LegStats  `json:"stats"`
+}
+
+// LegStats is the stats object of a live participant.
+type LegStats struct {
+	PacketsIn  uint64  `json:"packets_in"`
+	PacketsOut uint64  `json:"packets_out"`
+	Lost       uint64  `json:"lost"`
+	JitterMs   float64 `json:"jitter_ms"`
+}
+
+// Errors; signalling maps them to protocol answers (SIP 404, 486, 403 ...).
+var (
+	ErrNotFound     = errors.New("conf: not found")
+	ErrExists       = errors.New("conf: already exists")
+	ErrFull         = errors.New("conf: conference is full")
+	ErrLocked       = errors.New("conf: conference is locked")
+	ErrUnauthorized = errors.New("conf: unauthorized")
+	// ErrConferenceDeleted is the cause given to legs hung up because their conference was deleted.
+	ErrConferenceDeleted = errors.New("conf: conference deleted")
+)
+
+// The Service methods below are the contract; their implementation lives in
+// the other files of this package.
+//
+//	func NewService(st Store, log *slog.Logger) *Service
+//	func (s *Service) CreateConference(ctx, c Conference) (Conference, error) // validates, fills defaults, generates ID when empty
+//	func (s *Service) GetConference(ctx, id string) (Conference, error)      // State reflects live legs
+//	func (s *Service) ListConferences(ctx) ([]Conference, error)
+//	func (s *Service) DeleteConference(ctx, id string) error                 // hangs up live legs with ErrConferenceDeleted
+//	func (s *Service) Join(ctx, req JoinRequest) (*Participant, error)        // ErrNotFound, ErrFull, ErrLocked
+//	func (s *Service) Leave(p *Participant, cause error)
+//	func (s *Service) Participants(ctx, conferenceID string) ([]ParticipantInfo, error)
+//	func (s *Service) EnsureAdmin(ctx, password string) (generated string, err error)
+//	func (s *Service) IssueToken(ctx, username, password string) (token string, expires time.Time, err error)
+//	func (s *Service) CheckToken(ctx, token string) (User, error)
+//	(*Participant).ID() string

@@ -1,0 +1,306 @@
+// Package config loads Roomgate's settings: embedded defaults, then an
+// optional YAML file, then ROOMGATE_<KEY> environment variables (dots become
+// underscores). It rejects unknown keys and bad values with a message that
+// names the key and what is accepted, so that a typo stops start-up instead of
+// silently running with a default. Components receive typed sub-structs,
+// never the loader.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// EnvPrefix is the prefix of the environment variables that override keys.
+const EnvPrefix = "ROOMGATE"
+
+// Config is the whole configuration tree.
+type Config struct {
+	DataDir       string `mapstructure:"data_dir"`
+	AdminPassword string `mapstructure:"admin_password"`
+	Log           Log    `mapstructure:"log"`
+	SIP           SIP    `mapstructure:"sip"`
+	HTTP          HTTP   `mapstructure:"http"`
+	RTP           RTP    `mapstructure:"rtp"`
+	Audio         Audio  `mapstructure:"audio"`
+}
+
+// Log selects the log level and format.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// SIP configures the SIP listener.
+type SIP struct {
+	Listen         string        `mapstructure:"listen"`
+	PublicAddress  string        `mapstructure:"public_address"`
+	AnswerDelay    time.Duration `mapstructure:"answer_delay"`
+	SessionExpires time.Duration `mapstructure:"session_expires"`
+	MinSE          time.Duration `mapstructure:"min_se"`
+	UserAgent      string        `mapstructure:"user_agent"`
+}
+
+// HTTP configures the REST API listener.
+type HTTP struct {
+	Listen string `mapstructure:"listen"`
+}
+
+// RTP configures media ports.
+type RTP struct {
+	Bind    string        `mapstructure:"bind"`
+	PortMin int           `mapstructure:"port_min"`
+	PortMax int           `mapstructure:"port_max"`
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Audio configures codecs and mixing.
+type Audio struct {
+	Codecs     []string `mapstructure:"codecs"`
+	MaxTalkers int      `mapstructure:"max_talkers"`
+}
+
+// KnownCodecs are the audio codec names accepted in audio.codecs.
+var knownCodecs = []string{"opus", "G722", "PCMU", "PCMA"}
+
+// KeyError says which key is wrong and what it accepts.
+type KeyError struct {
+	Key      string
+	Value    string
+	Accepted string
+}
+
+func (e *KeyError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("config key %s: %s", e.Key, e.Accepted)
+	}
+	return fmt.Sprintf("config key %s: bad value %q: %s", e.Key, e.Value, e.Accepted)
+}
+
+// ErrInvalid is wrapped by every configuration error.
+var ErrInvalid = errors.New("invalid configuration")
+
+func (e *KeyError) Unwrap() error { return ErrInvalid }
+
+// Default returns the embedded defaults, ignoring the environment.
+func Default() (*Config, error) { return load("", nil) }
+
+// Load reads the defaults, then the YAML file at path (when not empty), then
+// the ROOMGATE_* variables of environ (os.Environ() in production), and
+// validates the result.
+func Load(path string, environ []string) (*Config, error) { return load(path, environ) }
+
+func load(path string, environ []string) (*Config, error) {
+	v := viper.New()
+	defaults := viper.New()
+	defaults.SetConfigType("yaml")
+	if err := defaults.ReadConfig(bytes.NewReader(defaultsYAML)); err != nil {
+		return nil, fmt.Errorf("reading embedded defaults: %w", err)
+	}
+	for _, k := range defaults.AllKeys() {
+		v.SetDefault(k, defaults.Get(k))
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading config file: %w", err)
+		}
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("parsing config file %s: %w", path, err)
+		}
+		for _, k := range v.AllKeys() {
+			if !defaults.IsSet(k) && !isParentOfKnown(defaults, k) {
+				return nil, &KeyError{Key: k, Accepted: "unknown key (see the keys of the embedded defaults: roomgate config defaults)"}
+			}
+		}
+	}
+	// Environment: only keys that exist may be overridden; an unknown
+	// ROOMGATE_ variable is an error too, since it is almost always a typo.
+	known := map[string]string{}
+	for _, k := range defaults.AllKeys() {
+		known[EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = k
+	}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix+"_") {
+			continue
+		}
+		k, ok := known[name]
+		if !ok {
+			return nil, &KeyError{Key: name, Accepted: "unknown environment variable; every key is ROOMGATE_ + the key in upper case with dots as underscores"}
+		}
+		if _, isList := defaults.Get(k).([]any); isList {
+			v.Set(k, splitList(val))
+		} else {
+			v.Set(k, val)
+		}
+	}
+	var c Config
+	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, decodeError(err))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func isParentOfKnown(v *viper.Viper, k string) bool {
+	for _, d := range v.AllKeys() {
+		if strings.HasPrefix(d, k+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// decodeError turns mapstructure's messages into ones that name the key in
+// the dotted form users write.
+func decodeError(err error) error {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
+	return errors.New(msg)
+}
+
+// Validate checks every value and reports the first bad key.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return &KeyError{Key: "data_dir", Accepted: "must name a directory"}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &KeyError{Key: "log.level", Value: c.Log.Level, Accepted: "one of debug, info, warn, error"}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return &KeyError{Key: "log.format", Value: c.Log.Format, Accepted: "one of text, json"}
+	}
+	if err := checkListen("sip.listen", c.SIP.Listen); err != nil {
+		return err
+	}
+	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
+		return err
+	}
+	if c.SIP.PublicAddress != "" && strings.ContainsAny(c.SIP.PublicAddress, " /@;<>\"") {
+		return &KeyError{Key: "sip.public_address", Value: c.SIP.PublicAddress, Accepted: "a host name or IP address, without port or scheme"}
+	}
+	if c.SIP.AnswerDelay < 0 || c.SIP.AnswerDelay > time.Minute {
+		return &KeyError{Key: "sip.answer_delay", Value: c.SIP.AnswerDelay.String(), Accepted: "a duration between 0s and 1m"}
+	}
+	if c.SIP.MinSE < 90*time.Second {
+		return &KeyError{Key: "sip.min_se", Value: c.SIP.MinSE.String(), Accepted: "a duration of at least 90s (RFC 4028)"}
+	}
+	if c.SIP.SessionExpires < c.SIP.MinSE {
+		return &KeyError{Key: "sip.session_expires", Value: c.SIP.SessionExpires.String(), Accepted: "a duration not below sip.min_se"}
+	}
+	if _, err := netip.ParseAddr(c.RTP.Bind); err != nil {
+		return &KeyError{Key: "rtp.bind", Value: c.RTP.Bind, Accepted: "an IP address such as 0.0.0.0, 127.0.0.1 or ::"}
+	}
+	if c.RTP.PortMin < 1024 || c.RTP.PortMin > 65534 || c.RTP.PortMin%2 != 0 {
+		return &KeyError{Key: "rtp.port_min", Value: strconv.Itoa(c.RTP.PortMin), Accepted: "an even port between 1024 and 65534"}
+	}
+	if c.RTP.PortMax > 65535 || c.RTP.PortMax < c.RTP.PortMin+1 {
+		return &KeyError{Key: "rtp.port_max", Value: strconv.Itoa(c.RTP.PortMax), Accepted: "a port above rtp.port_min and at most 65535"}
+	}
+	if c.RTP.Timeout < time.Second || c.RTP.Timeout > time.Hour {
+		return &KeyError{Key: "rtp.timeout", Value: c.RTP.Timeout.String(), Accepted: "a duration between 1s and 1h"}
+	}
+	if len(c.Audio.Codecs) == 0 {
+		return &KeyError{Key: "audio.codecs", Accepted: "a non-empty list of " + strings.Join(knownCodecs, ", ")}
+	}
+	seen := map[string]bool{}
+	for i, name := range c.Audio.Codecs {
+		idx := slices.IndexFunc(knownCodecs, func(k string) bool { return strings.EqualFold(k, name) })
+		if idx < 0 {
+			return &KeyError{Key: "audio.codecs", Value: name, Accepted: "codec names among " + strings.Join(knownCodecs, ", ")}
+		}
+		canon := knownCodecs[idx]
+		if seen[canon] {
+			return &KeyError{Key: "audio.codecs", Value: name, Accepted: "each codec at most once"}
+		}
+		seen[canon] = true
+		c.Audio.Codecs[i] = canon
+	}
+	if c.Audio.MaxTalkers < 1 || c.Audio.MaxTalkers > 16 {
+		return &KeyError{Key: "audio.max_talkers", Value: strconv.Itoa(c.Audio.MaxTalkers), Accepted: "a number between 1 and 16"}
+	}
+	return nil
+}
+
+func checkListen(key, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &KeyError{Key: key, Value: addr, Accepted: "host:port, e.g. 0.0.0.0:5060 or [::]:5060 (port 0 picks a free port)"}
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return &KeyError{Key: key, Value: addr, Accepted: "an IP address as host (0.0.0.0, 127.0.0.1, ::)"}
+		}
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return &KeyError{Key: key, Value: addr, Accepted: "a port between 0 and 65535"}
+	}
+	return nil
+}
+
+// Keys lists every configuration key with its environment variable name, for
+// documentation and the "config keys" command.
+func Keys() []string {
+	var out []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct {
+				walk(name+".", f.Type)
+				continue
+			}
+			out = append(out, name)
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+	return out
+}
+
+// EnvName returns the environment variable that overrides key.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// DefaultsYAML returns the embedded defaults file, for "roomgate config defaults".
+func DefaultsYAML() []byte { return slices.Clone(defaultsYAML) }
