@@ -1,0 +1,80 @@
+// Command roomgate is the Roomgate conferencing server and its command-line
+// tools. It is the only package that imports every other one: it loads the
+// configuration, opens the store, and wires the bridge, the conference
+// service and the signalling and HTTP front ends together.
+//
+//	roomgate [serve] [--config FILE]       run the server (the default)
+//	roomgate conference create|list|show|delete ...
+//	roomgate config defaults|keys|check
+//	roomgate version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCommand(ctx, args, stderr)
+	case "conference", "conferences":
+		err = conferenceCommand(ctx, args, stdout, stderr)
+	case "config":
+		err = configCommand(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "roomgate", version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "roomgate: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(stderr, "roomgate:", err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "roomgate:", err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks errors in the command line itself (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  roomgate [serve] [--config FILE]         run the server (embedded defaults without --config)
+  roomgate conference create --id ID --name NAME [--max-participants N] [--pin PIN] [--moderator-pin PIN]
+  roomgate conference list | show --id ID | delete --id ID
+  roomgate config defaults                  print the embedded default configuration
+  roomgate config keys                      list every key and its environment variable
+  roomgate config check [--config FILE]     validate a configuration and exit
+  roomgate version
+
+Every command accepts --config FILE; every key can be overridden by ROOMGATE_<KEY>
+(dots as underscores), e.g. ROOMGATE_SIP_LISTEN=127.0.0.1:5070.
+`)
+}
