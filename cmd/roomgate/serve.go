@@ -84,11 +84,11 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		}
 	}()
 
-	s.store, err = store.OpenSQLite(ctx, cfg.DataDir, log.With("component", "store"))
+	s.store, err = store.OpenSQLite(ctx, cfg.DataDir, log)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
 	}
-	s.svc = conf.NewService(s.store, log.With("component", "conf"))
+	s.svc = conf.NewService(s.store, log)
 	generated, err := s.svc.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
 		return nil, fmt.Errorf("creating the admin account: %w", err)
@@ -107,7 +107,7 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		PortMax:      cfg.RTP.PortMax,
 		MediaTimeout: cfg.RTP.Timeout,
 		MaxTalkers:   cfg.Audio.MaxTalkers,
-		Logger:       log.With("component", "bridge"),
+		Logger:       log,
 		Registerer:   reg,
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		MinSE:          cfg.SIP.MinSE,
 		AnswerDelay:    cfg.SIP.AnswerDelay,
 		UserAgent:      cfg.SIP.UserAgent,
-	}, sip.BridgeMedia(s.bridge), s.svc, log.With("component", "sip"), reg)
+	}, sip.BridgeMedia(s.bridge), sip.ConfService(s.svc), log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring SIP: %w", err)
 	}
@@ -132,7 +132,7 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 	}
 
 	s.http = web.NewServer(web.Config{Listen: cfg.HTTP.Listen}, s.svc,
-		promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), log.With("component", "http"))
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), log)
 	if err := s.http.Start(ctx); err != nil {
 		s.http = nil
 		return nil, fmt.Errorf("starting HTTP on %s: %w", cfg.HTTP.Listen, err)
