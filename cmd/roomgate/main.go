@@ -6,6 +6,7 @@
 //	roomgate [serve] [--config FILE]       run the server (the default)
 //	roomgate conference create|list|show|delete ...
 //	roomgate config defaults|keys|check
+//	roomgate h323 decode [-kind uuie|ras|h245|q931] [HEX]
 //	roomgate version
 package main
 
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/roomgate/roomgate/h323/pdu"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -38,6 +41,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = conferenceCommand(ctx, args, stdout, stderr)
 	case "config":
 		err = configCommand(args, stdout, stderr)
+	case "h323":
+		if len(args) == 0 || args[0] != "decode" {
+			fmt.Fprintln(stderr, "roomgate: h323: want decode")
+			return 2
+		}
+		// Exit status is the tool's own: 0 bytes match, 1 differ, 2 bad input.
+		return pdu.RunDecodeTool(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "roomgate", version)
 	case "help", "-h", "--help":
@@ -72,6 +82,7 @@ func usage(w io.Writer) {
   roomgate config defaults                  print the embedded default configuration
   roomgate config keys                      list every key and its environment variable
   roomgate config check [--config FILE]     validate a configuration and exit
+  roomgate h323 decode [-kind uuie|ras|h245|q931] [HEX]   decode an H.323 PDU to JSON and check its re-encoding
   roomgate version
 
 Every command accepts --config FILE; every key can be overridden by ROOMGATE_<KEY>

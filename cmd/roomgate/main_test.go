@@ -171,3 +171,35 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		t.Errorf("unknown command rc=%d, want 2", rc)
 	}
 }
+
+func TestH323DecodeCommand(t *testing.T) {
+	// A lightweight RRQ keep-alive is enough to see the command wired to the
+	// stack; the stack's own tests cover every captured vector.
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "h323", "vectors.tsv"))
+	if err != nil {
+		t.Fatalf("reading the shared H.323 vectors: %v", err)
+	}
+	var hex string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) == 5 && f[2] == "ras" && strings.Contains(f[3], "registrationRequest") {
+			hex = f[4]
+			break
+		}
+	}
+	if hex == "" {
+		t.Fatal("no RRQ vector found")
+	}
+	var out, errOut bytes.Buffer
+	if rc := run(context.Background(), []string{"h323", "decode", "-kind", "ras", hex}, &out, &errOut); rc != 0 {
+		t.Fatalf("rc=%d: %s", rc, errOut.String())
+	}
+	if !strings.Contains(out.String(), "registrationRequest") {
+		t.Errorf("output lacks the message name: %.300s", out.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if rc := run(context.Background(), []string{"h323", "decode", "-kind", "ras", "0102"}, &out, &errOut); rc != 2 {
+		t.Errorf("truncated PDU rc=%d, want 2", rc)
+	}
+}
