@@ -72,7 +72,7 @@ type Token struct {
 
 // Store keeps everything that must survive a restart. store/ implements it.
 type Store interface {
-	CreateConference(ctx context.Context, c Conference) error // ErrExists
+	CreateConference(ctx context.Context, c Conference) error         // ErrExists
 	GetConference(ctx context.Context, id string) (Conference, error) // ErrNotFound
 	ListConferences(ctx context.Context) ([]Conference, error)
 	UpdateConference(ctx context.Context, c Conference) error

@@ -71,6 +71,9 @@ type server struct {
 	bridge *bridge.Bridge
 	sip    *sip.Server
 	http   *web.Server
+
+	stopRun context.CancelFunc
+	runDone chan struct{}
 }
 
 // startServer opens the store, ensures the admin account and starts the
@@ -88,7 +91,19 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
 	}
-	s.svc = conf.NewService(s.store, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.svc = conf.NewService(s.store, log, conf.WithRegisterer(reg))
+	// Run hangs up live legs of conferences deleted behind the server's
+	// back (by the CLI on the same store) until the server stops.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopRun = stopRun
+	s.runDone = make(chan struct{})
+	go func() {
+		defer close(s.runDone)
+		s.svc.Run(runCtx, 0)
+	}()
 	generated, err := s.svc.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
 		return nil, fmt.Errorf("creating the admin account: %w", err)
@@ -97,9 +112,6 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		// Printed once, on the first start only: the hash is all that is kept.
 		log.Warn("created API account admin with a generated password; it is shown only this once", "username", "admin", "password", generated)
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.bridge, err = bridge.New(bridge.Config{
 		BindAddr:     netip.MustParseAddr(cfg.RTP.Bind),
@@ -154,6 +166,18 @@ func (s *server) Close() {
 		defer cancel()
 		if err := s.http.Shutdown(ctx); err != nil {
 			s.log.Warn("closing HTTP", "err", err)
+		}
+	}
+	if s.stopRun != nil {
+		s.stopRun()
+		<-s.runDone
+	}
+	if s.svc != nil {
+		// Writes the call records of the legs that just ended.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.svc.Close(ctx); err != nil {
+			s.log.Warn("closing the conference service", "err", err)
 		}
 	}
 	if s.bridge != nil {

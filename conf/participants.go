@@ -1,0 +1,299 @@
+package conf
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Roles of live participants.
+const (
+	RoleOwner       = "owner"
+	RoleModerator   = "moderator"
+	RoleParticipant = "participant"
+	RoleGuest       = "guest"
+)
+
+// Protocols of live participants.
+const (
+	ProtocolSIP    = "sip"
+	ProtocolH323   = "h323"
+	ProtocolRTSP   = "rtsp"
+	ProtocolNative = "native"
+)
+
+// maxJoinRetries bounds how often Join re-reads a conference that changed
+// while it was being admitted; the last try reads it under the lock.
+const maxJoinRetries = 4
+
+// Participant is a live leg admitted into a conference. It is created by
+// Join and ends with Leave; its fields do not change while it lives, so the
+// accessors need no lock.
+type Participant struct {
+	id          string
+	confID      string
+	displayName string
+	protocol    string
+	remote      string
+	role        string
+	userID      string
+	joinedAt    time.Time
+	leg         LegHandle
+	left        bool // guarded by Service.mu
+}
+
+// ID is the participant's ID, unique among the live participants of the
+// process; the REST API and logs name the leg with it.
+func (p *Participant) ID() string { return p.id }
+
+// ConferenceID is the conference the participant is in.
+func (p *Participant) ConferenceID() string { return p.confID }
+
+// DisplayName is the caller's name as signalling gave it.
+func (p *Participant) DisplayName() string { return p.displayName }
+
+// Protocol is sip, h323, rtsp or native.
+func (p *Participant) Protocol() string { return p.protocol }
+
+// Remote is the signalling peer address.
+func (p *Participant) Remote() string { return p.remote }
+
+// Role is the participant's role in the conference (guest or participant
+// for now; owner and moderator come with authenticated callers).
+func (p *Participant) Role() string { return p.role }
+
+// UserID is the address-book user the caller authenticated as, or "" for
+// a guest.
+func (p *Participant) UserID() string { return p.userID }
+
+// JoinedAt is when the participant was admitted.
+func (p *Participant) JoinedAt() time.Time { return p.joinedAt }
+
+// Leg is the handle signalling gave when joining.
+func (p *Participant) Leg() LegHandle { return p.leg }
+
+// AuthenticatedLeg is implemented by a LegHandle whose caller proved to be
+// an address-book user (SIP digest, H.235, a native login). Legs that do not
+// implement it, or return "", are guests: they may join public conferences
+// only.
+type AuthenticatedLeg interface {
+	LegHandle
+	// UserID is the authenticated user's ID, or "" for a guest.
+	UserID() string
+}
+
+// Join admits req.Leg into conference req.ConferenceID. It returns
+// ErrNotFound for an unknown conference, ErrLocked when it is locked,
+// ErrFull when MaxParticipants live legs are in it, ErrUnauthorized when a
+// guest calls an internal conference, and a *ValidationError for a request
+// without a leg. The cost is one indexed store read.
+func (s *Service) Join(ctx context.Context, req JoinRequest) (*Participant, error) {
+	p, err := s.join(ctx, req)
+	s.metrics.joins.WithLabelValues(joinResult(err)).Inc()
+	return p, err
+}
+
+func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, error) {
+	if req.Leg == nil {
+		return nil, invalid("leg", "is required")
+	}
+	if !ValidConferenceID(req.ConferenceID) {
+		return nil, fmt.Errorf("joining conference %q: %w", truncate(req.ConferenceID, MaxIDLen), ErrNotFound)
+	}
+	var userID string
+	if a, ok := req.Leg.(AuthenticatedLeg); ok {
+		userID = a.UserID()
+	}
+	p := &Participant{
+		confID:      req.ConferenceID,
+		displayName: req.DisplayName,
+		protocol:    req.Protocol,
+		remote:      req.Remote,
+		userID:      userID,
+		leg:         req.Leg,
+	}
+	for try := 0; ; try++ {
+		last := try >= maxJoinRetries
+		s.mu.Lock()
+		gen := s.gen
+		if !last {
+			s.mu.Unlock()
+		}
+		c, err := s.store.GetConference(ctx, req.ConferenceID)
+		if !last {
+			s.mu.Lock()
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
+		}
+		if s.gen != gen {
+			s.mu.Unlock()
+			continue // updated or deleted meanwhile: read it again
+		}
+		err = s.admitLocked(c, p)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
+		}
+		s.log.InfoContext(ctx, "participant joined", "conf", p.confID, "leg", p.id,
+			"protocol", p.protocol, "remote", p.remote, "role", p.role)
+		return p, nil
+	}
+}
+
+// admitLocked applies the admission rules to p for conference c and adds
+// it to the room; s.mu must be held.
+func (s *Service) admitLocked(c Conference, p *Participant) error {
+	if c.Locked {
+		return ErrLocked
+	}
+	if p.userID == "" && c.Access != AccessPublic {
+		return fmt.Errorf("guests may not join an internal conference: %w", ErrUnauthorized)
+	}
+	r := s.rooms[c.ID]
+	if r == nil {
+		r = &room{legs: make(map[string]*Participant)}
+	}
+	if c.MaxParticipants > 0 && len(r.legs) >= c.MaxParticipants {
+		return ErrFull
+	}
+	for {
+		id, err := randomID(s.rand)
+		if err != nil {
+			return fmt.Errorf("generating participant ID: %w", err)
+		}
+		if !s.liveIDLocked(id) {
+			p.id = id
+			break
+		}
+	}
+	p.role = RoleGuest
+	if p.userID != "" {
+		p.role = RoleParticipant
+	}
+	p.joinedAt = s.clock()
+	r.legs[p.id] = p
+	s.rooms[c.ID] = r
+	s.metrics.live.Inc()
+	return nil
+}
+
+// liveIDLocked reports whether a live participant already has id.
+func (s *Service) liveIDLocked(id string) bool {
+	for _, r := range s.rooms {
+		if _, ok := r.legs[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// randomID returns 8 lowercase hex characters: short enough to type in a
+// CLI, random so that IDs from different runs rarely meet in call records.
+func randomID(r io.Reader) (string, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Leave removes p from its conference because of cause (nil for a normal
+// hang-up) and writes its call record. It is idempotent, and does nothing
+// for a participant that DeleteConference already removed.
+func (s *Service) Leave(p *Participant, cause error) {
+	if p == nil {
+		return
+	}
+	s.mu.Lock()
+	if p.left {
+		s.mu.Unlock()
+		return
+	}
+	p.left = true
+	s.metrics.leaves.Inc()
+	s.metrics.live.Dec()
+	if r := s.rooms[p.confID]; r != nil {
+		delete(r.legs, p.id)
+		if len(r.legs) == 0 {
+			delete(s.rooms, p.confID)
+		}
+	}
+	s.mu.Unlock()
+	ended := s.clock()
+	s.log.Info("participant left", "conf", p.confID, "leg", p.id, "cause", causeText(cause),
+		"duration", ended.Sub(p.joinedAt).Round(time.Millisecond))
+	s.recordCall(p, ended, cause)
+}
+
+// Participants lists the live participants of conference id, oldest first,
+// with their legs' current media statistics. It returns ErrNotFound when
+// the conference does not exist.
+func (s *Service) Participants(ctx context.Context, id string) ([]ParticipantInfo, error) {
+	if _, err := s.GetConference(ctx, id); err != nil {
+		return nil, fmt.Errorf("listing participants: %w", err)
+	}
+	s.mu.Lock()
+	var live []*Participant
+	if r := s.rooms[id]; r != nil {
+		live = make([]*Participant, 0, len(r.legs))
+		for _, p := range r.legs {
+			live = append(live, p)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(live, func(a, b *Participant) int {
+		return cmp.Or(a.joinedAt.Compare(b.joinedAt), cmp.Compare(a.id, b.id))
+	})
+	out := make([]ParticipantInfo, 0, len(live))
+	for _, p := range live {
+		// Stats is called without the lock: it reads the leg's counters.
+		st := p.leg.Stats()
+		remote := p.remote
+		if st.Remote.IsValid() {
+			remote = st.Remote.String()
+		}
+		out = append(out, ParticipantInfo{
+			ID:          p.id,
+			DisplayName: p.displayName,
+			Protocol:    p.protocol,
+			Role:        p.role,
+			Talking:     st.Talking,
+			Codec:       st.Codec,
+			Remote:      remote,
+			JoinedAt:    p.joinedAt,
+			Stats: LegStats{
+				PacketsIn:  st.PacketsIn,
+				PacketsOut: st.PacketsOut,
+				Lost:       st.Lost,
+				JitterMs:   st.JitterMs,
+			},
+		})
+	}
+	return out, nil
+}
+
+// LiveCount returns how many legs are live in conference id, for metrics
+// and the CLI.
+func (s *Service) LiveCount(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[id]; r != nil {
+		return len(r.legs)
+	}
+	return 0
+}
+
+// causeText is the cause as call records and logs keep it.
+func causeText(cause error) string {
+	if cause == nil || errors.Is(cause, context.Canceled) {
+		return "normal"
+	}
+	return cause.Error()
+}

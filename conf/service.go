@@ -1,0 +1,366 @@
+package conf
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Service is the conference domain: it validates and stores conferences,
+// admits live legs into them, and authenticates API users. It is safe for
+// concurrent use; signalling packages, the REST API and the CLI all go
+// through it so that rules live in one place.
+//
+// Live participants are kept in memory only: a leg cannot outlive the
+// process that carries its media, so there is nothing to restore after a
+// restart. Persistent state (conferences, users, tokens, call records) is
+// in the Store.
+type Service struct {
+	store    Store
+	recorder CallRecorder // nil when the store keeps no call records
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	tokenTTL time.Duration
+	pwIter   int
+	hashSem  chan struct{} // bounds concurrent password hashing in IssueToken
+	metrics  *metrics
+
+	mu sync.Mutex
+	// gen counts changes to stored conferences (update, delete). Join reads
+	// the conference without holding mu and admits only if gen is unchanged,
+	// so a leg can never slip into a conference deleted or locked meanwhile.
+	gen   uint64
+	rooms map[string]*room // conference ID -> live legs
+
+	cdr cdrQueue // call records waiting to be written
+}
+
+// room holds the live participants of one conference.
+type room struct {
+	legs map[string]*Participant
+}
+
+// Option changes a default of NewService.
+type Option func(*Service)
+
+// WithClock replaces time.Now, so that tests control token expiry and
+// schedules.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRandom replaces crypto/rand as the source of IDs, salts and tokens.
+func WithRandom(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithTokenTTL sets how long an issued API token is valid (default 24 h).
+func WithTokenTTL(d time.Duration) Option {
+	return func(s *Service) {
+		if d > 0 {
+			s.tokenTTL = d
+		}
+	}
+}
+
+// WithPasswordIterations sets the PBKDF2 iteration count for new password
+// hashes (default DefaultPasswordIterations). Existing hashes keep the count
+// they were made with. Tests lower it to stay fast under the race detector;
+// production code should not.
+func WithPasswordIterations(n int) Option {
+	return func(s *Service) {
+		if n > 0 {
+			s.pwIter = n
+		}
+	}
+}
+
+// NewService returns a Service over st. If st also implements CallRecorder,
+// a call record is written for every leg that leaves; call Close before
+// closing st so that none is lost.
+func NewService(st Store, log *slog.Logger, opts ...Option) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		store:    st,
+		log:      log, // the caller names the component (cmd adds component=conf)
+		now:      time.Now,
+		rand:     rand.Reader,
+		tokenTTL: DefaultTokenTTL,
+		pwIter:   DefaultPasswordIterations,
+		rooms:    make(map[string]*room),
+		hashSem:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		metrics:  newMetrics(),
+	}
+	if r, ok := st.(CallRecorder); ok {
+		s.recorder = r
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.metrics.registerErr; err != nil {
+		s.log.Warn("registering conf metrics", "err", err)
+	}
+	return s
+}
+
+// clock returns the current time in UTC at the precision the store keeps.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// CreateConference validates c, fills its defaults, generates a numeric ID
+// when c.ID is empty, and stores it. It returns the conference as stored
+// (ErrExists when the ID is taken, a *ValidationError when a field is wrong).
+func (s *Service) CreateConference(ctx context.Context, c Conference) (Conference, error) {
+	now := s.clock()
+	if err := ValidateConference(&c, now); err != nil {
+		return Conference{}, err
+	}
+	c.CreatedAt, c.UpdatedAt, c.State = now, now, StateIdle
+	if c.ID != "" {
+		if err := s.store.CreateConference(ctx, c); err != nil {
+			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
+		}
+		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		return c, nil
+	}
+	// A random ID that is not in use: insert and retry on collision, with
+	// more digits after a few tries so that a crowded space still works.
+	for try := range maxGeneratedIDTries {
+		id, err := s.randomDigits(generatedIDDigits + try/5)
+		if err != nil {
+			return Conference{}, fmt.Errorf("generating conference ID: %w", err)
+		}
+		c.ID = id
+		err = s.store.CreateConference(ctx, c)
+		if errors.Is(err, ErrExists) {
+			continue
+		}
+		if err != nil {
+			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
+		}
+		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		return c, nil
+	}
+	return Conference{}, fmt.Errorf("generating conference ID: no free ID after %d tries: %w", maxGeneratedIDTries, ErrExists)
+}
+
+// randomDigits returns n random decimal digits, the first not zero (so the
+// ID reads the same as a number and on a keypad).
+func (s *Service) randomDigits(n int) (string, error) {
+	b := make([]byte, n)
+	for i := range b {
+		limit := int64(10)
+		if i == 0 {
+			limit = 9
+		}
+		v, err := rand.Int(s.rand, big.NewInt(limit))
+		if err != nil {
+			return "", err
+		}
+		b[i] = byte('0' + v.Int64())
+		if i == 0 {
+			b[i]++
+		}
+	}
+	return string(b), nil
+}
+
+// GetConference returns the stored conference id with State reflecting its
+// live legs (ErrNotFound when there is none).
+func (s *Service) GetConference(ctx context.Context, id string) (Conference, error) {
+	if !ValidConferenceID(id) {
+		return Conference{}, fmt.Errorf("getting conference %q: %w", truncate(id, MaxIDLen), ErrNotFound)
+	}
+	c, err := s.store.GetConference(ctx, id)
+	if err != nil {
+		return Conference{}, fmt.Errorf("getting conference %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.setState(&c)
+	s.mu.Unlock()
+	return c, nil
+}
+
+// ListConferences returns every stored conference, ordered by ID as the
+// store returns them, each with its live State.
+func (s *Service) ListConferences(ctx context.Context) ([]Conference, error) {
+	cs, err := s.store.ListConferences(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing conferences: %w", err)
+	}
+	s.mu.Lock()
+	for i := range cs {
+		s.setState(&cs[i])
+	}
+	s.mu.Unlock()
+	if cs == nil {
+		cs = []Conference{}
+	}
+	return cs, nil
+}
+
+// setState sets c.State from the live legs; s.mu must be held.
+func (s *Service) setState(c *Conference) {
+	if r := s.rooms[c.ID]; r != nil && len(r.legs) > 0 {
+		c.State = StateRunning
+	} else {
+		c.State = StateIdle
+	}
+}
+
+// UpdateConference replaces the settings of the existing conference c.ID
+// with c (validated, defaults filled). CreatedAt is kept, and so is the
+// owner when c names none; a one-off schedule
+// is checked against the clock only when it changed. Live legs stay, even if
+// the new MaxParticipants is lower than their number; new joins see the new
+// settings at once.
+func (s *Service) UpdateConference(ctx context.Context, c Conference) (Conference, error) {
+	if c.ID == "" {
+		return Conference{}, invalid("id", "is required")
+	}
+	if err := validateConference(&c); err != nil {
+		return Conference{}, err
+	}
+	old, err := s.store.GetConference(ctx, c.ID)
+	if err != nil {
+		return Conference{}, fmt.Errorf("updating conference %s: %w", c.ID, err)
+	}
+	now := s.clock()
+	if !sameSchedule(old.Schedule, c.Schedule) {
+		if err := checkScheduleFuture(c.Schedule, now); err != nil {
+			return Conference{}, err
+		}
+	}
+	c.CreatedAt, c.UpdatedAt = old.CreatedAt, now
+	if c.Owner == "" {
+		c.Owner = old.Owner // a PUT without an owner does not orphan the conference
+	}
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+	if err := s.store.UpdateConference(ctx, c); err != nil {
+		return Conference{}, fmt.Errorf("updating conference %s: %w", c.ID, err)
+	}
+	s.mu.Lock()
+	s.gen++
+	s.setState(&c)
+	s.mu.Unlock()
+	s.log.InfoContext(ctx, "conference updated", "conf", c.ID)
+	return c, nil
+}
+
+func sameSchedule(a, b Schedule) bool {
+	if a.Type != b.Type || !a.Start.Equal(b.Start) || a.DurationMinutes != b.DurationMinutes ||
+		a.TimeZone != b.TimeZone || len(a.Days) != len(b.Days) {
+		return false
+	}
+	for i := range a.Days {
+		if a.Days[i] != b.Days[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DeleteConference removes conference id from the store and hangs up its
+// live legs with cause ErrConferenceDeleted (ErrNotFound when there is no
+// such conference). The legs are removed from the conference at once and
+// their call records written; a later Leave for them does nothing.
+func (s *Service) DeleteConference(ctx context.Context, id string) error {
+	if !ValidConferenceID(id) {
+		return fmt.Errorf("deleting conference %q: %w", truncate(id, MaxIDLen), ErrNotFound)
+	}
+	s.mu.Lock()
+	s.gen++ // joins that read the conference before the delete must retry
+	s.mu.Unlock()
+	if err := s.store.DeleteConference(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Deleted by another process already: its legs here must go too.
+			s.endRoom(id)
+		}
+		return fmt.Errorf("deleting conference %s: %w", id, err)
+	}
+	n := s.endRoom(id)
+	s.log.InfoContext(ctx, "conference deleted", "conf", id, "legs", n)
+	return nil
+}
+
+// endRoom removes every live leg of conference id, hangs them up with
+// ErrConferenceDeleted and queues their call records. It returns how many
+// there were. Hangup is called without the lock.
+func (s *Service) endRoom(id string) int {
+	s.mu.Lock()
+	s.gen++
+	var gone []*Participant
+	if r := s.rooms[id]; r != nil {
+		for _, p := range r.legs {
+			p.left = true
+			gone = append(gone, p)
+		}
+		delete(s.rooms, id)
+	}
+	s.metrics.leaves.Add(float64(len(gone)))
+	s.metrics.live.Sub(float64(len(gone)))
+	s.mu.Unlock()
+	ended := s.clock()
+	for _, p := range gone {
+		p.leg.Hangup(ErrConferenceDeleted)
+		s.recordCall(p, ended, ErrConferenceDeleted)
+	}
+	return len(gone)
+}
+
+// ReconcileDeleted hangs up the live legs of conferences that are gone
+// from the store: deleted by another process sharing the database (the
+// CLI), which cannot reach this process's legs. It costs one indexed read
+// per running conference.
+func (s *Service) ReconcileDeleted(ctx context.Context) error {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.rooms))
+	for id := range s.rooms {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		_, err := s.store.GetConference(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if n := s.endRoom(id); n > 0 {
+				s.log.InfoContext(ctx, "conference deleted elsewhere; legs hung up", "conf", id, "legs", n)
+			}
+		case err != nil:
+			return fmt.Errorf("checking conference %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// DefaultReconcileInterval is how often Run looks for conferences deleted
+// by another process.
+const DefaultReconcileInterval = 2 * time.Second
+
+// Run does the Service's background work until ctx ends: every interval
+// (DefaultReconcileInterval when not positive) it calls ReconcileDeleted.
+// The server runs it in a goroutine; one-shot users (the CLI) need not.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultReconcileInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.ReconcileDeleted(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "reconciling deleted conferences", "err", err)
+			}
+		}
+	}
+}
