@@ -1,0 +1,204 @@
+package bridge
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/roomgate/roomgate/bridge/codec"
+)
+
+// maxFrame is the largest 20 ms frame: 48 kHz.
+const maxFrame = 48000 * codec.FrameDuration / 1000
+
+// rtpHeaderLen is the size of the RTP header we send: no CSRCs, no extension.
+const rtpHeaderLen = 12
+
+// legMix is the part of a leg that only its room's mixer goroutine touches
+// (under Leg.mxMu, so that a leg can move between rooms):
+// the leg's frame for this tick, its talker state, its own encoder and
+// resamplers, and the RTP sender state.
+type legMix struct {
+	room *room // the room whose mixer may use this state
+	gen  uint64
+	info codec.Info
+	enc  codec.Encoder
+	pt   uint8
+
+	send, recv bool           // started and sending / receiving this tick
+	dest, rtcp netip.AddrPort // where RTP and RTCP go
+	have       bool           // pcm holds a frame this tick
+
+	pcm    []int16 // this tick's frame at the leg's rate
+	atMix  []int16 // the same at the mix rate (talkers only)
+	out    []int16 // what the leg hears, at the mix rate
+	outLeg []int16 // the same at the leg's rate
+
+	inRS, outRS resampler
+	rsRate      int // the mix rate inRS and outRS were built for
+	group       *encGroup
+
+	spk speaker
+
+	// RTP sending: one SSRC for the leg's life; sequence and timestamp
+	// continue across holds and codec changes.
+	ssrc    uint32
+	seq     uint16
+	ts      uint32
+	marker  bool
+	hdr     rtp.Header
+	pkt     []byte
+	payload []byte
+	next    []byte // the payload to send this tick, nil for none
+
+	rtcpBuf         []byte
+	packets, octets uint32 // for sender reports
+	sentSinceReport bool
+	nextRTCP        time.Time
+	concealed       uint64 // playout.concealed already counted in metrics
+}
+
+// init preallocates the buffers and picks random initial sequence number and
+// timestamp (RFC 3550 §5.1).
+func (mx *legMix) init(ssrc uint32) {
+	mx.pcm = make([]int16, maxFrame)
+	mx.atMix = make([]int16, maxFrame)
+	mx.out = make([]int16, maxFrame)
+	mx.outLeg = make([]int16, maxFrame)
+	mx.pkt = make([]byte, rtpHeaderLen+codec.MaxPayload)
+	mx.payload = make([]byte, codec.MaxPayload)
+	mx.rtcpBuf = make([]byte, 0, 512)
+	mx.ssrc = ssrc
+	r := nonZeroRand()
+	mx.seq = uint16(r)
+	mx.ts = nonZeroRand()
+	mx.marker = true
+	mx.hdr = rtp.Header{Version: 2, SSRC: ssrc}
+}
+
+// prepare runs at the start of a tick: it takes the leg's current media
+// settings and pulls its 20 ms frame. It returns whether the media timeout
+// fired and an RTCP report to send, if one is due.
+func (l *Leg) prepare(now time.Time) (timeout bool, report []byte) {
+	mx := &l.mx
+	l.mu.Lock()
+	if l.gen != mx.gen {
+		mx.gen = l.gen
+		mx.info = l.info
+		mx.enc = l.enc
+		mx.inRS, mx.outRS, mx.rsRate = nil, nil, 0
+		mx.group = nil
+	}
+	mx.pt = l.params.PayloadType
+	dir := l.params.Direction
+	mx.send = l.started && (dir == SendRecv || dir == SendOnly)
+	mx.recv = l.started && dir == SendRecv && l.ctx.Err() == nil
+	mx.dest = l.rtpDest()
+	mx.have = mx.recv && l.play.pull(mx.pcm)
+	if c := l.play.concealed; c != mx.concealed {
+		l.b.metrics.concealed.Add(float64(c - mx.concealed))
+		mx.concealed = c
+	}
+	if mx.recv && !l.timedOut && l.b.cfg.MediaTimeout > 0 && now.Sub(l.activity) >= l.b.cfg.MediaTimeout {
+		l.timedOut = true
+		timeout = true
+	}
+	if l.started && !now.Before(mx.nextRTCP) {
+		if !mx.nextRTCP.IsZero() {
+			mx.rtcp = l.rtcpDest()
+			if mx.rtcp.IsValid() {
+				report = l.buildReport(now, mx)
+			}
+		}
+		mx.nextRTCP = nextReport(now)
+	}
+	l.mu.Unlock()
+	return timeout, report
+}
+
+// frame is the leg's 20 ms frame length at its own rate.
+func (mx *legMix) frame() int { return mx.info.SamplesPerFrame() }
+
+// toMix returns the leg's frame at the mix rate.
+func (mx *legMix) toMix(r *room) []int16 {
+	n := mx.frame()
+	if mx.info.SampleRate == r.rate {
+		return mx.pcm[:n]
+	}
+	if !mx.ensureResamplers(r) {
+		return nil
+	}
+	out := mx.atMix[:r.frame]
+	w := mx.inRS.Process(out, mx.pcm[:n])
+	clear(out[w:])
+	return out
+}
+
+// ensureResamplers builds the leg's resamplers for the room's mix rate.
+func (mx *legMix) ensureResamplers(r *room) bool {
+	if mx.rsRate == r.rate && mx.inRS != nil {
+		return true
+	}
+	in, err := r.b.media.newResampler(mx.info.SampleRate, r.rate)
+	if err != nil {
+		r.b.log.Error("creating resampler", "from", mx.info.SampleRate, "to", r.rate, "err", err)
+		return false
+	}
+	out, err := r.b.media.newResampler(r.rate, mx.info.SampleRate)
+	if err != nil {
+		r.b.log.Error("creating resampler", "from", r.rate, "to", mx.info.SampleRate, "err", err)
+		return false
+	}
+	mx.inRS, mx.outRS, mx.rsRate = in, out, r.rate
+	return true
+}
+
+// encodeOwn encodes what a talker hears (mx.out at the mix rate) with the
+// leg's own encoder and returns the payload.
+func (mx *legMix) encodeOwn(r *room) ([]byte, error) {
+	n := mx.frame()
+	pcm := mx.out[:r.frame]
+	if mx.info.SampleRate != r.rate {
+		if !mx.ensureResamplers(r) {
+			return nil, ErrBadParams
+		}
+		w := mx.outRS.Process(mx.outLeg[:n], pcm)
+		clear(mx.outLeg[w:n])
+		pcm = mx.outLeg[:n]
+	}
+	k, err := mx.enc.Encode(pcm, mx.payload)
+	if err != nil {
+		return nil, err
+	}
+	return mx.payload[:k], nil
+}
+
+// sendRTP sends payload as the leg's next RTP packet. A failed write is
+// counted and not retried: the mixer never waits for a leg.
+func (l *Leg) sendRTP(payload []byte) {
+	mx := &l.mx
+	mx.hdr.Marker = mx.marker
+	mx.hdr.PayloadType = mx.pt
+	mx.hdr.SequenceNumber = mx.seq
+	mx.hdr.Timestamp = mx.ts
+	n, err := mx.hdr.MarshalTo(mx.pkt)
+	if err != nil {
+		l.b.metrics.sendErrors.Inc()
+		return
+	}
+	n += copy(mx.pkt[n:], payload)
+	mx.seq++
+	mx.marker = false
+	if err := l.rtpOut.send(mx.pkt[:n], mx.dest); err != nil {
+		l.b.metrics.sendErrors.Inc()
+		return
+	}
+	mx.packets++
+	mx.octets += uint32(len(payload))
+	mx.sentSinceReport = true
+	l.packetsOut.Add(1)
+	l.bytesOut.Add(uint64(n))
+	l.b.metrics.packetsOut.Inc()
+	l.b.metrics.bytesOut.Add(float64(n))
+}

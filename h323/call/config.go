@@ -1,0 +1,126 @@
+package call
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/roomgate/roomgate/bridge/codec"
+	"github.com/roomgate/roomgate/h323/h225"
+)
+
+// Defaults of Config and DialOptions.
+const (
+	// DefaultListen is the H.225.0 call signalling address (H.225.0 clause 7.3: TCP 1720).
+	DefaultListen = "0.0.0.0:1720"
+	// DefaultSetupTimeout bounds the wait for Setup on a new connection.
+	DefaultSetupTimeout = 10 * time.Second
+	// DefaultH245Timeout bounds capability exchange, master/slave determination and
+	// logical channel opening of a slow-start call (H.245 timers T101/T103/T106 are of
+	// this order), and the wait for a separate H.245 connection.
+	DefaultH245Timeout = 30 * time.Second
+	// DefaultConnectTimeout bounds how long a call we place may ring.
+	DefaultConnectTimeout = 60 * time.Second
+	// writeTimeout bounds one write to a peer that does not read.
+	writeTimeout = 5 * time.Second
+)
+
+// defaultCodecs is our audio preference: wideband first, then G.711.
+var defaultCodecs = []string{"G722", "PCMU", "PCMA"}
+
+// DefaultVendor identifies Roomgate in EndpointType (H.225.0 VendorIdentifier).
+var DefaultVendor = h225.Vendor{T35Country: 181, Manufacturer: 0x5247, ProductID: "Roomgate", VersionID: "1"}
+
+// Config configures a Server.
+type Config struct {
+	// Listen is the TCP address for call signalling ("0.0.0.0:1720"); port 0 picks a free port.
+	Listen string
+	// MediaAddress is the IP announced for RTP/RTCP and the separate H.245 channel; empty
+	// means the local address of each signalling connection.
+	MediaAddress string
+	// Codecs are the audio codecs we accept, in our order of preference ("G722", "PCMU",
+	// "PCMA"). Empty means all three.
+	Codecs []string
+	// DefaultConference receives calls whose Setup names no destination (room systems
+	// dialling an IP address only); empty releases them with cause 1 (unallocated number).
+	DefaultConference string
+	// SetupTimeout, H245Timeout: see the defaults of the same name.
+	SetupTimeout, H245Timeout time.Duration
+	// Vendor is our EndpointType vendor; zero means DefaultVendor.
+	Vendor h225.Vendor
+	// OnDigit, when set, receives every DTMF digit of every call, from the call's own
+	// goroutine; it must not block.
+	OnDigit func(Digit)
+}
+
+// Digit is one DTMF digit received on a call.
+type Digit struct {
+	// Call is the call's ID as used in logs, Conference the conference it is in.
+	Call, Conference string
+	Digit            rune
+	// Source is how it came: "uii" (H.245 UserInputIndication), "keypad" (Q.931
+	// Keypad IE) or "rfc2833" (RTP telephone event).
+	Source string
+}
+
+// audio is one codec as both the bridge and H.245 know it.
+type audio struct {
+	info codec.Info
+	cap  h245Audio
+	// h245Name is the AudioCapability alternative in H.245.
+	h245Name string
+}
+
+// parseCodecs turns codec names into our preference list.
+func parseCodecs(names []string) ([]audio, error) {
+	if len(names) == 0 {
+		names = defaultCodecs
+	}
+	var out []audio
+	seen := map[string]bool{}
+	for _, n := range names {
+		info, err := codec.Lookup(n)
+		if err != nil {
+			return nil, fmt.Errorf("%w: codec %q: H.323 legs accept G722, PCMU, PCMA: %v", ErrConfig, n, err)
+		}
+		a, ok := audioByName(info.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: codec %q has no H.245 capability we offer (G722, PCMU, PCMA)", ErrConfig, n)
+		}
+		if seen[a.info.Name] {
+			continue
+		}
+		seen[a.info.Name] = true
+		a.info = info
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (c Config) withDefaults() (Config, []audio, error) {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
+		return c, nil, fmt.Errorf("%w: listen address %q: want ip:port, e.g. 0.0.0.0:1720: %v", ErrConfig, c.Listen, err)
+	}
+	if c.MediaAddress != "" {
+		if _, err := netip.ParseAddr(c.MediaAddress); err != nil {
+			return c, nil, fmt.Errorf("%w: media address %q: %v", ErrConfig, c.MediaAddress, err)
+		}
+	}
+	if c.SetupTimeout < 0 || c.H245Timeout < 0 {
+		return c, nil, fmt.Errorf("%w: negative timeout", ErrConfig)
+	}
+	if c.SetupTimeout == 0 {
+		c.SetupTimeout = DefaultSetupTimeout
+	}
+	if c.H245Timeout == 0 {
+		c.H245Timeout = DefaultH245Timeout
+	}
+	if c.Vendor == (h225.Vendor{}) {
+		c.Vendor = DefaultVendor
+	}
+	prefs, err := parseCodecs(c.Codecs)
+	return c, prefs, err
+}

@@ -1,0 +1,90 @@
+package sip
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/roomgate/roomgate/bridge/codec"
+)
+
+// RFC 4028 defaults.
+const (
+	// DefaultSessionExpires is the session interval we ask for (RFC 4028 §4 recommends 1800 s).
+	DefaultSessionExpires = 1800 * time.Second
+	// DefaultMinSE is the smallest session interval we accept (RFC 4028 §4: 90 s).
+	DefaultMinSE = 90 * time.Second
+)
+
+// DefaultCodecs is the codec preference used when Config.Codecs is empty:
+// wideband first, G.711 as the common ground of every SIP device.
+var defaultCodecs = []string{"opus", "G722", "PCMU", "PCMA"}
+
+// Config configures a Server.
+type Config struct {
+	// Listen is host:port for both UDP and TCP. Port 0 picks a free port:
+	// UDP is bound first and TCP then takes the same port number.
+	Listen string
+	// PublicAddress is the host or IP put into Contact and SDP c= lines
+	// (for NAT). Empty means the address we listen on, or, when listening
+	// on an unspecified address, the local address facing the caller.
+	PublicAddress string
+	// Codecs lists the audio codecs we accept, in our order of preference
+	// ("opus", "G722", "PCMU", "PCMA"). Empty means all of them.
+	Codecs []string
+	// SessionExpires is the RFC 4028 session interval we ask for (default 1800 s).
+	SessionExpires time.Duration
+	// MinSE is the smallest session interval we accept (default 90 s).
+	MinSE time.Duration
+	// AnswerDelay is how long a call rings (180 Ringing) before it is
+	// answered; 0 answers at once.
+	AnswerDelay time.Duration
+	// UserAgent is sent in User-Agent and Server headers.
+	UserAgent string
+}
+
+// withDefaults fills zero values and checks the rest.
+func (c Config) withDefaults() (Config, []codec.Info, error) {
+	if c.Listen == "" {
+		c.Listen = "0.0.0.0:5060"
+	}
+	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
+		return c, nil, fmt.Errorf("%w: listen address %q: want ip:port, e.g. 0.0.0.0:5060 or [::]:5060: %v", ErrConfig, c.Listen, err)
+	}
+	if c.SessionExpires == 0 {
+		c.SessionExpires = DefaultSessionExpires
+	}
+	if c.MinSE == 0 {
+		c.MinSE = DefaultMinSE
+	}
+	if c.MinSE < 90*time.Second {
+		return c, nil, fmt.Errorf("%w: min SE %v is below the 90 s RFC 4028 allows", ErrConfig, c.MinSE)
+	}
+	if c.SessionExpires < c.MinSE {
+		return c, nil, fmt.Errorf("%w: session expires %v is below min SE %v", ErrConfig, c.SessionExpires, c.MinSE)
+	}
+	if c.AnswerDelay < 0 {
+		return c, nil, fmt.Errorf("%w: answer delay %v is negative", ErrConfig, c.AnswerDelay)
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "Roomgate"
+	}
+	names := c.Codecs
+	if len(names) == 0 {
+		names = defaultCodecs
+	}
+	prefs := make([]codec.Info, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		info, err := codec.Lookup(n)
+		if err != nil {
+			return c, nil, fmt.Errorf("%w: codec %q: accepted are opus, G722, PCMU, PCMA: %v", ErrConfig, n, err)
+		}
+		if seen[info.Name] {
+			continue
+		}
+		seen[info.Name] = true
+		prefs = append(prefs, info)
+	}
+	return c, prefs, nil
+}
