@@ -133,11 +133,31 @@ func mustLookup(t testing.TB, name string) codec.Info {
 
 // testPortRange picks a random port range for one bridge below the usual
 // ephemeral range (where the test peers' port-0 sockets land), so that
-// parallel test binaries rarely collide; the bridge skips busy ports anyway.
+// parallel test binaries rarely collide. Another server on the machine may
+// hold a whole block of ports, so a range is only taken when a sample of its
+// ports is free; the bridge skips the odd busy port by itself.
 func testPortRange(t testing.TB, size int) (int, int) {
 	t.Helper()
-	lo := 10000 + 2*rand.IntN((32000-10000-size)/2)
-	return lo, lo + size - 1
+	for range 50 {
+		lo := 12000 + 2*rand.IntN((32000-12000-size)/2)
+		if sampleFree(lo, size) {
+			return lo, lo + size - 1
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0, 0
+}
+
+// sampleFree reports whether every 16th port of [lo, lo+size) can be bound.
+func sampleFree(lo, size int) bool {
+	for p := lo; p < lo+size; p += 16 {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(p))))
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+	}
+	return true
 }
 
 // freeRange returns the first port of a range of pairs*2 ports that are all

@@ -39,7 +39,8 @@ const (
 	insertDuplicate
 	insertLate
 	insertTooBig
-	insertReset // accepted after resetting the buffer (restart)
+	insertReset    // accepted after resetting the buffer (restart)
+	insertOverflow // accepted after dropping older packets to make room
 )
 
 // popKind says what the next playout step is.
@@ -148,6 +149,7 @@ func (j *jitterBuffer) insert(seq uint16, ts uint32, payload []byte, skip bool) 
 			if s.used && s.seq == j.next {
 				s.used = false
 				j.count--
+				res = insertOverflow
 			}
 			j.next++
 		}

@@ -71,6 +71,7 @@ type Leg struct {
 	rtcpFrom netip.AddrPort
 	rx       rxStats
 	dtmf     dtmfDetector
+	muted    bool      // SetMuted: received audio is not mixed
 	activity time.Time // last RTP packet, or Start/Update
 	timedOut bool
 	rLost    uint64
@@ -81,6 +82,7 @@ type Leg struct {
 	dropWrong, dropPT, dropMalformed         atomic.Uint64
 	dropLate, dropDup                        atomic.Uint64
 	talking                                  atomic.Bool
+	trace                                    atomic.Bool // SetTrace
 
 	hdr  rtp.Header            // the RTP reader's scratch header
 	rbuf [maxDatagram + 1]byte // the RTP reader's buffer
@@ -259,6 +261,45 @@ func (l *Leg) SetRoom(name string) error {
 	l.mx.spk = speaker{}
 	l.log.Info("leg moved", "from", from, "to", name)
 	return nil
+}
+
+// SetMuted keeps the leg's audio out of the mix (muted by a moderator, by
+// itself, or a listener in a lecture) while it goes on hearing the room and
+// sending DTMF. Unmuting starts its jitter buffer afresh, so it is not heard
+// with stale audio.
+func (l *Leg) SetMuted(muted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.muted == muted {
+		return
+	}
+	l.muted = muted
+	if !muted {
+		l.play.reset()
+	}
+	l.log.Info("leg mute changed", "muted", muted)
+}
+
+// Muted reports whether SetMuted(true) is in force.
+func (l *Leg) Muted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.muted
+}
+
+// LevelTrace is the slog level of per-packet traces (below Debug).
+const LevelTrace = slog.Level(-8)
+
+// SetTrace turns per-packet tracing of this leg on or off: every received
+// packet and every drop is logged at LevelTrace. It is meant for debugging
+// one troublesome call; with tracing off it costs one atomic load per packet.
+func (l *Leg) SetTrace(on bool) { l.trace.Store(on) }
+
+// traceDrop logs a dropped packet when tracing is on.
+func (l *Leg) traceDrop(reason string, from netip.AddrPort, size int) {
+	if l.trace.Load() {
+		l.log.Log(l.ctx, LevelTrace, "RTP dropped", "reason", reason, "from", from, "bytes", size)
+	}
 }
 
 // sameCodec reports whether a and b describe the same decoder and encoder.

@@ -93,14 +93,15 @@ func (l *Leg) prepare(now time.Time) (timeout bool, report []byte) {
 	mx.pt = l.params.PayloadType
 	dir := l.params.Direction
 	mx.send = l.started && (dir == SendRecv || dir == SendOnly)
-	mx.recv = l.started && dir == SendRecv && l.ctx.Err() == nil
+	live := l.started && dir == SendRecv && l.ctx.Err() == nil
+	mx.recv = live && !l.muted
 	mx.dest = l.rtpDest()
 	mx.have = mx.recv && l.play.pull(mx.pcm)
 	if c := l.play.concealed; c != mx.concealed {
 		l.b.metrics.concealed.Add(float64(c - mx.concealed))
 		mx.concealed = c
 	}
-	if mx.recv && !l.timedOut && l.b.cfg.MediaTimeout > 0 && now.Sub(l.activity) >= l.b.cfg.MediaTimeout {
+	if live && !l.timedOut && l.b.cfg.MediaTimeout > 0 && now.Sub(l.activity) >= l.b.cfg.MediaTimeout {
 		l.timedOut = true
 		timeout = true
 	}

@@ -65,6 +65,7 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 	if len(pkt) > maxDatagram {
 		l.dropMalformed.Add(1)
 		m.dropOversized.Inc()
+		l.traceDrop(dropOversized, from, len(pkt))
 		return
 	}
 	if isRTCP(pkt) {
@@ -75,6 +76,7 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 	if err != nil {
 		l.dropMalformed.Add(1)
 		m.dropMalformed.Inc()
+		l.traceDrop(dropMalformed, from, len(pkt))
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
@@ -87,6 +89,7 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 		l.mu.Unlock()
 		l.dropPT.Add(1)
 		m.dropNotStarted.Inc()
+		l.traceDrop(dropNotStarted, from, len(pkt))
 		return
 	}
 	audio := h.PayloadType == l.params.PayloadType
@@ -95,12 +98,14 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 		l.mu.Unlock()
 		l.dropPT.Add(1)
 		m.dropUnknownPT.Inc()
+		l.traceDrop(dropUnknownPT, from, len(pkt))
 		return
 	}
 	if l.latched && from != l.latchTo && h.SSRC == l.latchSrc {
 		l.mu.Unlock()
 		l.dropWrong.Add(1)
 		m.dropWrongSource.Inc()
+		l.traceDrop(dropWrongSource, from, len(pkt))
 		return
 	}
 	if !l.latched || h.SSRC != l.latchSrc {
@@ -114,7 +119,7 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 	}
 	l.rx.update(h.SequenceNumber, h.Timestamp, l.arrival(now))
 	l.activity = now
-	mixing := l.params.Direction == SendRecv
+	mixing := l.params.Direction == SendRecv && !l.muted
 	if audio {
 		if mixing {
 			switch l.play.jb.insert(h.SequenceNumber, h.Timestamp, payload, false) {
@@ -124,6 +129,8 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 			case insertDuplicate:
 				l.dropDup.Add(1)
 				m.dropDuplicate.Inc()
+			case insertOverflow:
+				m.dropOverflow.Inc()
 			case insertTooBig:
 				l.dropMalformed.Add(1)
 				m.dropOversized.Inc()
@@ -147,6 +154,10 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 	l.bytesIn.Add(uint64(len(pkt)))
 	m.packetsIn.Inc()
 	m.bytesIn.Add(float64(len(pkt)))
+	if l.trace.Load() {
+		l.log.Log(l.ctx, LevelTrace, "RTP in", "from", from, "pt", h.PayloadType, "seq", h.SequenceNumber,
+			"ts", h.Timestamp, "ssrc", h.SSRC, "marker", h.Marker, "bytes", len(pkt))
+	}
 	if haveEv {
 		m.dtmfEvents.Inc()
 		l.emit(ev)

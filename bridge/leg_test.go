@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"errors"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -387,4 +389,47 @@ func TestBridgeRealClock(t *testing.T) {
 	if _, _, ticks, _ := b.TickStats(); ticks < 2 { // the third tick may still be recording
 		t.Fatalf("%d ticks recorded", ticks)
 	}
+}
+
+func TestLegTrace(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: LevelTrace}))
+	b, _ := newTestBridge(t, Config{})
+	l, err := b.NewLeg(LegOptions{ID: "tr", Room: "tr", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t)
+	p.to = netipLocal(l.LocalPort())
+	if err := l.Start(StreamParams{Codec: mustLookup(t, "PCMU"), EventPayloadType: -1, Remote: p.addr}); err != nil {
+		t.Fatal(err)
+	}
+	p.sendRTP(0, make([]byte, 160), 160) // not traced
+	waitFor(t, "packet", func() bool { return l.Stats().PacketsIn == 1 })
+	l.SetTrace(true)
+	p.sendRTP(0, make([]byte, 160), 160)
+	p.sendRTP(77, make([]byte, 160), 160)
+	waitFor(t, "traces", func() bool {
+		s := buf.String()
+		return strings.Count(s, "RTP in") == 1 && strings.Contains(s, "reason=unknown_pt")
+	})
+	l.Close(nil)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -17,7 +17,7 @@ const (
 	dropLate        = "late"
 	dropDuplicate   = "duplicate"
 	dropNotStarted  = "not_started"
-	dropOverflow    = "overflow"
+	dropOverflow    = "overflow" // older packets pushed out of a full jitter buffer
 )
 
 // metrics holds the bridge's Prometheus collectors. The hot path only touches
@@ -41,9 +41,11 @@ type metrics struct {
 
 // tickBuckets are fine buckets from 10 µs to 40 ms: the tick budget is 20 ms
 // and a healthy tick of a small room takes microseconds.
-var tickBuckets = []float64{
-	10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 350e-6, 500e-6, 750e-6,
-	1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 30e-3, 40e-3,
+func tickBuckets() []float64 {
+	return []float64{
+		10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 350e-6, 500e-6, 750e-6,
+		1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 30e-3, 40e-3,
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -75,9 +77,49 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tickSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "roomgate_mixer_tick_seconds",
 			Help:    "Processing time of one 20 ms mixer tick of one room.",
-			Buckets: tickBuckets,
+			Buckets: tickBuckets(),
 		}),
 		overruns: counter("roomgate_mixer_overruns_total", "Mixer ticks that took longer than 20 ms."),
+	}
+	if reg != nil {
+		// A second bridge on the same registry (a restart, tests) shares
+		// the collectors already registered.
+		var err error
+		register := func(c prometheus.Collector) prometheus.Collector {
+			if err != nil {
+				return c
+			}
+			if e := reg.Register(c); e != nil {
+				var are prometheus.AlreadyRegisteredError
+				if errors.As(e, &are) {
+					return are.ExistingCollector
+				}
+				err = fmt.Errorf("registering bridge metrics: %w", e)
+			}
+			return c
+		}
+		for _, c := range []*prometheus.Counter{
+			&m.packetsIn, &m.packetsOut, &m.bytesIn, &m.bytesOut, &m.sendErrors, &m.rtcpIn, &m.rtcpOut,
+			&m.rtcpErrors, &m.dtmfEvents, &m.concealed, &m.mediaTimeouts, &m.overruns,
+		} {
+			if got, ok := register(*c).(prometheus.Counter); ok {
+				*c = got
+			}
+		}
+		for _, g := range []*prometheus.Gauge{&m.legs, &m.rooms} {
+			if got, ok := register(*g).(prometheus.Gauge); ok {
+				*g = got
+			}
+		}
+		if got, ok := register(m.tickSeconds).(prometheus.Histogram); ok {
+			m.tickSeconds = got
+		}
+		if got, ok := register(dropped).(*prometheus.CounterVec); ok {
+			dropped = got
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	m.dropWrongSource = dropped.WithLabelValues(dropWrongSource)
 	m.dropUnknownPT = dropped.WithLabelValues(dropUnknownPT)
@@ -87,23 +129,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.dropDuplicate = dropped.WithLabelValues(dropDuplicate)
 	m.dropNotStarted = dropped.WithLabelValues(dropNotStarted)
 	m.dropOverflow = dropped.WithLabelValues(dropOverflow)
-	if reg == nil {
-		return m, nil
-	}
-	cs := []prometheus.Collector{
-		m.packetsIn, m.packetsOut, m.bytesIn, m.bytesOut, m.sendErrors, m.rtcpIn, m.rtcpOut, m.rtcpErrors,
-		m.dtmfEvents, m.concealed, m.mediaTimeouts, m.legs, m.rooms, m.tickSeconds, m.overruns, dropped,
-	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				// A second bridge on the same registry (tests, restarts):
-				// both count into separate collectors; the first stays exposed.
-				continue
-			}
-			return nil, fmt.Errorf("registering bridge metrics: %w", err)
-		}
-	}
 	return m, nil
 }

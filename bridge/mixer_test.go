@@ -187,3 +187,38 @@ func TestLegSetRoom(t *testing.T) {
 		t.Fatal("empty room name accepted")
 	}
 }
+
+func TestLegMuted(t *testing.T) {
+	b, clk := newTestBridge(t, Config{})
+	a := newL16Peer(t, b, "m", "a", 1000, nil)
+	c := newL16Peer(t, b, "m", "c", 3000, nil)
+	r := roomOf(t, a.leg)
+	step := func() (int16, int16) {
+		clk.Advance(tickPeriod)
+		for _, p := range []*l16Peer{a, c} {
+			want := p.leg.Stats().PacketsIn + 1
+			p.send()
+			waitFor(t, "packet", func() bool { return p.leg.Stats().PacketsIn >= want })
+		}
+		r.tick(clk.Now())
+		return a.recvFirst(), c.recvFirst()
+	}
+	for range 5 {
+		step()
+	}
+	c.leg.SetMuted(true)
+	var ha, hc int16
+	for range 3 {
+		ha, hc = step()
+	}
+	if ha != 0 || hc != 1000 || !c.leg.Muted() {
+		t.Fatalf("muted c: a hears %d, c hears %d", ha, hc)
+	}
+	c.leg.SetMuted(false)
+	for range 5 {
+		ha, _ = step()
+	}
+	if ha != 3000 {
+		t.Fatalf("unmuted c: a hears %d", ha)
+	}
+}
