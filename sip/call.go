@@ -162,6 +162,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 
 	var neg *Negotiated
 	if len(body) > 0 {
+		log.Debug("sdp offer", "sdp", string(body))
 		neg, err = Negotiate(body, s.prefs, 0)
 		if err != nil {
 			code, reason, hdrs := sdpFailure(err, s.localHost(req.Source()))
@@ -229,7 +230,16 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	}
 	c.mu.Lock()
 	c.part = part
+	gone := c.state == stateTerminated
 	c.mu.Unlock()
+	if gone {
+		// Hung up (by conf itself) before Join returned: terminate ran
+		// without the participant, so it leaves here.
+		cause := context.Cause(c.ctx)
+		s.confs.Leave(part, cause)
+		reject(480, "Temporarily Unavailable", cause)
+		return
+	}
 	// The bridge adds "conf" and "leg" to the logger itself.
 	leg, err := s.media.NewLeg(bridge.LegOptions{ID: c.legID, Room: confID,
 		Logger: s.log.With("call_id", c.callID), OnEvent: c.onMediaEvent})
@@ -239,7 +249,15 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	}
 	c.mu.Lock()
 	c.leg = leg
+	gone = c.state == stateTerminated
 	c.mu.Unlock()
+	if gone {
+		// Hung up while the leg was being made: terminate missed it.
+		cause := context.Cause(c.ctx)
+		leg.Close(cause)
+		reject(480, "Temporarily Unavailable", cause)
+		return
+	}
 	select {
 	case <-cancelled:
 		c.log.Info("call cancelled before the answer")
@@ -267,16 +285,23 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		c.mu.Unlock()
 	}
 
+	log.Debug("sdp answer", "sdp", string(answer))
 	res := c.response(req, 200, "OK", answer)
 	c.addTimerHeaders(res)
 	c.mu.Lock()
+	if c.state == stateTerminated {
+		// conf hung the caller up while we were setting up (kicked,
+		// conference deleted): never answer.
+		c.mu.Unlock()
+		reject(480, "Temporarily Unavailable", context.Cause(c.ctx))
+		return
+	}
 	c.state = stateWaitAck
 	c.remoteCSeq = req.CSeq().SeqNo
 	c.mu.Unlock()
 	s.register(c)
 	c.armAck(req.CSeq().SeqNo, tx, res, neg == nil)
 	c.startTimer()
-	s.m.calls.WithLabelValues("answered").Inc()
 	s.m.active.Inc()
 	s.send(tx, res)
 	select {
@@ -288,6 +313,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		return
 	default:
 	}
+	s.m.calls.WithLabelValues("answered").Inc()
 	c.log.Info("call answered", "from", c.remoteURI.String(), "name", c.remoteName, "late_offer", neg == nil)
 	s.track(func() { c.watchLeg(leg) })
 }
@@ -348,7 +374,11 @@ func (c *call) response(req *sipmsg.Request, code int, reason string, body []byt
 
 // contact is our Contact header: PublicAddress and the listening port.
 func (c *call) contact() *sipmsg.ContactHeader {
-	u := sipmsg.Uri{Scheme: "sip", User: c.confID, Host: bracketHost(c.contactHost), Port: int(c.s.addr.Port())}
+	user := c.confID
+	if !isToken(strings.ToUpper(user)) {
+		user = "roomgate" // never echo odd bytes of a Request-URI into our Contact
+	}
+	u := sipmsg.Uri{Scheme: "sip", User: user, Host: bracketHost(c.contactHost), Port: int(c.s.addr.Port())}
 	if strings.EqualFold(c.transport, "TCP") {
 		u.UriParams = sipmsg.NewParams()
 		u.UriParams.Add("transport", "tcp")

@@ -23,7 +23,24 @@
 //     from when there is no route set (symmetric signalling, RFC 3581), since
 //     room systems behind NAT often advertise unreachable Contacts. Over TCP
 //     that reuses the peer's connection.
+//   - Admission comes before resources: conf.Join runs before the bridge
+//     allocates RTP ports, so refused or scanning callers cost none.
 //   - A message the stack cannot parse is answered 400 when its request line
 //     and a Via can still be read, and counted in
-//     roomgate_sip_malformed_messages_total either way.
+//     roomgate_sip_malformed_messages_total either way. On TCP a framing
+//     layer cuts the stream by Content-Length first, so one bad message does
+//     not cost the connection (the stack alone would close it).
+//   - Session timers (RFC 4028) always run: the peer refreshes when it
+//     supports timers (or asks to), otherwise we do, with UPDATE when the
+//     peer allows it and else a re-INVITE repeating our last SDP. A session
+//     nobody refreshed ends with BYE.
+//   - In-dialog offers while another offer/answer is in progress get 491
+//     (ours pending) or 500 with Retry-After (theirs pending, RFC 3261 §14.2).
+//   - Codec choice follows our preference among what the offer carries; in
+//     a re-INVITE the current codec comes first, so a refresh never flips
+//     codecs. We answer one codec per audio line, plus telephone-event at the
+//     codec's clock rate when offered, and port 0 for every other line.
+//
+// DTMF over SIP INFO, the IVR lobby for calls without a conference, digest
+// authentication, SRTP and dial-out (conf.Dialer) are not here yet.
 package sip

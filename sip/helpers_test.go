@@ -150,6 +150,14 @@ func (f *fakeConfs) Join(ctx context.Context, req conf.JoinRequest) (Participant
 	p := &fakeParticipant{id: "p" + strconv.Itoa(f.n), req: req}
 	f.joined[p.id] = p
 	f.joins <- p
+	if req.ConferenceID == "480480" {
+		// The conference goes away while the caller is being set up.
+		c := req.Leg.(*call)
+		f.mu.Unlock()
+		c.Hangup(conf.ErrConferenceDeleted)
+		<-c.ctx.Done()
+		f.mu.Lock()
+	}
 	return p, nil
 }
 

@@ -75,6 +75,17 @@ type Server struct {
 	done chan struct{}
 }
 
+// maxUDPMessage is the largest SIP message we send over UDP.
+const maxUDPMessage = 65507
+
+// liftUDPLimit raises the SIP stack's UDP send limit once per process. The
+// stack refuses to send any UDP message above 1300 bytes, responses
+// included; but RFC 3261 §18.1.1 only moves large *requests* to TCP, while
+// a response must go back the way its request came. A 200 OK behind a few
+// proxies (Via and Record-Route) easily passes 1300 bytes, and a room
+// system that sent its INVITE over UDP must still get it.
+var liftUDPLimit sync.Once
+
 // NewServer checks cfg and prepares a server; Start binds and serves.
 // reg, when not nil, receives the server's Prometheus collectors.
 func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
@@ -92,6 +103,11 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	liftUDPLimit.Do(func() {
+		if sipmsg.UDPMTUSize < maxUDPMessage+200 {
+			sipmsg.UDPMTUSize = maxUDPMessage + 200 // the stack keeps 200 bytes of headroom
+		}
+	})
 	s := &Server{
 		cfg:    cfg,
 		prefs:  prefs,
@@ -339,6 +355,8 @@ func (s *Server) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	s.log.Debug("sip request", "method", req.Method.String(), "src", req.Source(), "transport", req.Transport(),
+		"call_id", callIDOf(req))
 	method := req.Method.String()
 	if !knownMethods[method] && !isOurMethod(method) {
 		method = "other"
@@ -378,6 +396,14 @@ func (s *Server) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	default:
 		s.respond(tx, req, 501, "Not Implemented", nil, sipmsg.NewHeader("Allow", allowedMethods))
 	}
+}
+
+// callIDOf is the Call-ID for logs, empty when missing.
+func callIDOf(req *sipmsg.Request) string {
+	if id := req.CallID(); id != nil {
+		return id.Value()
+	}
+	return ""
 }
 
 func isOurMethod(m string) bool {
@@ -494,11 +520,6 @@ func (s *Server) localHost(src string) string {
 		return "::1"
 	}
 	return "127.0.0.1"
-}
-
-// hostPort formats host and port for URIs and Via, bracketing IPv6.
-func hostPort(host string, port uint16) string {
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
 // minLevelHandler drops records below min: the SIP stack logs every parse

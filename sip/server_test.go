@@ -3,6 +3,8 @@ package sip
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,6 +129,15 @@ func TestJoinFailures(t *testing.T) {
 	if n := h.confs.count(); n != 0 {
 		t.Errorf("%d participants joined", n)
 	}
+	// Hung up by conf while being set up: never answered.
+	d := p.call(p.newInvite("480480", offer(30000, "")))
+	if d.res.StatusCode != 480 {
+		t.Errorf("caller hung up during setup answered %d, want 480", d.res.StatusCode)
+	}
+	if cause := h.left(); !errors.Is(cause, conf.ErrConferenceDeleted) {
+		t.Errorf("leave cause %v", cause)
+	}
+	<-h.confs.joins
 	// Refused callers cost no RTP ports.
 	select {
 	case l := <-h.media.legs:
@@ -137,7 +148,7 @@ func TestJoinFailures(t *testing.T) {
 	h.media.mu.Lock()
 	h.media.err = bridge.ErrNoPorts
 	h.media.mu.Unlock()
-	d := p.call(p.newInvite("1000", offer(30000, "")))
+	d = p.call(p.newInvite("1000", offer(30000, "")))
 	if d.res.StatusCode != 503 {
 		t.Errorf("without ports answered %d, want 503", d.res.StatusCode)
 	}
@@ -633,5 +644,54 @@ func TestRouteSet(t *testing.T) {
 	if bye.Recipient.User != "room42" {
 		t.Errorf("BYE Request-URI %s, want the remote target", bye.Recipient.String())
 	}
+	h.left()
+}
+
+func TestInviteChecks(t *testing.T) {
+	h := newHarness(t, Config{})
+	p := newPeer(t, h.s.Addr().String(), "udp")
+
+	d := p.call(p.newInvite("1000", offer(30000, ""), hdr("Require", "100rel")))
+	if u := d.res.GetHeader("Unsupported"); d.res.StatusCode != 420 || u == nil || u.Value() != "100rel" {
+		t.Errorf("Require: 100rel answered %d with Unsupported %v", d.res.StatusCode, u)
+	}
+	inv := p.newInvite("1000", offer(30000, ""))
+	inv.ReplaceHeader(sipmsg.NewHeader("Content-Type", "text/plain"))
+	if d := p.call(inv); d.res.StatusCode != 415 || d.res.GetHeader("Accept") == nil {
+		t.Errorf("text/plain body answered %d", d.res.StatusCode)
+	}
+	inv = p.newInvite("1000", offer(30000, ""))
+	inv.RemoveHeader("Contact")
+	if d := p.call(inv); d.res.StatusCode != 400 || !strings.Contains(d.res.Reason, "Contact") {
+		t.Errorf("INVITE without Contact answered %d %q", d.res.StatusCode, d.res.Reason)
+	}
+	if n := h.confs.count(); n != 0 {
+		t.Errorf("%d joined", n)
+	}
+}
+
+// A room system's INVITE and our 200 behind proxies pass 1300 bytes on UDP.
+func TestLargeUDPMessages(t *testing.T) {
+	h := newHarness(t, Config{})
+	p := newPeer(t, h.s.Addr().String(), "udp")
+	polycom, err := os.ReadFile(filepath.Join("testdata", "sdp", "polycom.sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdrs []sipmsg.Header
+	for i := 0; i < 6; i++ {
+		hdrs = append(hdrs, hdr("Record-Route", "<sip:127.0.0.1:"+strconv.Itoa(p.port)+";lr;proxy-hop="+strings.Repeat("x", 80)+">"))
+	}
+	d := p.call(p.newInvite("1000", polycom, hdrs...))
+	if d.res.StatusCode != 200 || len(d.res.String()) <= 1300 {
+		t.Fatalf("answered %d with %d bytes, want 200 above 1300 bytes", d.res.StatusCode, len(d.res.String()))
+	}
+	d.ack(nil)
+	if c := h.leg().next(t); c.p.Codec.Name != "G722" {
+		t.Errorf("Polycom call got %s, want G722", c.p.Codec.Name)
+	}
+	part := <-h.confs.joins
+	part.req.Leg.Hangup(conf.ErrConferenceDeleted)
+	p.request(sipmsg.BYE)
 	h.left()
 }
