@@ -37,6 +37,7 @@ type Config struct {
 	Log           Log    `mapstructure:"log"`
 	SIP           SIP    `mapstructure:"sip"`
 	HTTP          HTTP   `mapstructure:"http"`
+	H323          H323   `mapstructure:"h323"`
 	RTP           RTP    `mapstructure:"rtp"`
 	Audio         Audio  `mapstructure:"audio"`
 }
@@ -59,6 +60,11 @@ type SIP struct {
 
 // HTTP configures the REST API listener.
 type HTTP struct {
+	Listen string `mapstructure:"listen"`
+}
+
+// H323 configures the H.323 call signalling listener.
+type H323 struct {
 	Listen string `mapstructure:"listen"`
 }
 
@@ -212,6 +218,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
+		return err
+	}
+	if err := checkListen("h323.listen", c.H323.Listen); err != nil {
 		return err
 	}
 	if c.SIP.PublicAddress != "" && strings.ContainsAny(c.SIP.PublicAddress, " /@;<>\"") {

@@ -33,6 +33,7 @@ func testConfig(t *testing.T, dataDir string) *config.Config {
 		"ROOMGATE_DATA_DIR=" + dataDir,
 		"ROOMGATE_SIP_LISTEN=127.0.0.1:0",
 		"ROOMGATE_HTTP_LISTEN=127.0.0.1:0",
+		"ROOMGATE_H323_LISTEN=127.0.0.1:0",
 		"ROOMGATE_RTP_BIND=127.0.0.1",
 		"ROOMGATE_RTP_PORT_MIN=42000",
 		"ROOMGATE_RTP_PORT_MAX=42999",

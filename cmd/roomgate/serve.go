@@ -19,6 +19,7 @@ import (
 	"github.com/roomgate/roomgate/bridge"
 	"github.com/roomgate/roomgate/conf"
 	"github.com/roomgate/roomgate/config"
+	"github.com/roomgate/roomgate/h323/call"
 	"github.com/roomgate/roomgate/sip"
 	"github.com/roomgate/roomgate/store"
 	"github.com/roomgate/roomgate/web"
@@ -70,6 +71,7 @@ type server struct {
 	svc    *conf.Service
 	bridge *bridge.Bridge
 	sip    *sip.Server
+	h323   *call.Server
 	http   *web.Server
 
 	stopRun context.CancelFunc
@@ -143,13 +145,23 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		return nil, fmt.Errorf("starting SIP on %s: %w", cfg.SIP.Listen, err)
 	}
 
+	s.h323, err = call.NewServer(call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs},
+		call.BridgeMedia(s.bridge), call.ConfService(s.svc), log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("configuring H.323: %w", err)
+	}
+	if err := s.h323.Start(ctx); err != nil {
+		s.h323 = nil
+		return nil, fmt.Errorf("starting H.323 on %s: %w", cfg.H323.Listen, err)
+	}
+
 	s.http = web.NewServer(web.Config{Listen: cfg.HTTP.Listen}, s.svc,
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), log)
 	if err := s.http.Start(ctx); err != nil {
 		s.http = nil
 		return nil, fmt.Errorf("starting HTTP on %s: %w", cfg.HTTP.Listen, err)
 	}
-	log.Info("roomgate ready", "sip", s.sip.Addr().String(), "http", s.http.Addr().String())
+	log.Info("roomgate ready", "sip", s.sip.Addr().String(), "h323", s.h323.Addr().String(), "http", s.http.Addr().String())
 	return s, nil
 }
 
@@ -159,6 +171,11 @@ func (s *server) Close() {
 	if s.sip != nil {
 		if err := s.sip.Close(); err != nil {
 			s.log.Warn("closing SIP", "err", err)
+		}
+	}
+	if s.h323 != nil {
+		if err := s.h323.Close(); err != nil {
+			s.log.Warn("closing H.323", "err", err)
 		}
 	}
 	if s.http != nil {

@@ -2,7 +2,7 @@ package call
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -28,6 +28,18 @@ type env struct {
 	m           *metrics
 	display     string
 	defaultConf string
+	// listen and dial open separate H.245 channels; tests replace them with in-memory ones.
+	listen func(ctx context.Context, network, addr string) (net.Listener, error)
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// withNet fills the network functions of e with the real network.
+func (e *env) withNet() *env {
+	var lc net.ListenConfig
+	e.listen = lc.Listen
+	d := net.Dialer{Timeout: e.h245Timeout}
+	e.dial = d.DialContext
+	return e
 }
 
 // call is one H.323 call, either direction. Its state is owned by the loop
@@ -194,6 +206,10 @@ func (c *call) onEvent(ctx context.Context, ev event) {
 	case evSignalBad:
 		c.env.m.malformed.Inc()
 		c.log.Warn("undecodable call signalling message", "err", ev.err)
+		if c.connected {
+			// One message we cannot read does not end a running call.
+			return
+		}
 		if ev.q != nil && !c.crvKnown {
 			c.crv, c.crvKnown = ev.q.CallRef, true
 		}
@@ -246,8 +262,21 @@ func (c *call) onSignal(ctx context.Context, q *q931.Message, uu *h225.Message) 
 		c.release(err)
 		return
 	case q931.StatusEnquiry:
+		// Status carries Cause 30 (response to STATUS ENQUIRY) and the Call state
+		// (Q.931 clause 5.8.10): active once connected, else incoming/outgoing call proceeding.
+		state := byte(0x0A)
+		if !c.connected {
+			state = 0x03
+			if !c.outgoing {
+				state = 0x09
+			}
+		}
 		if b, err := c.uu().Status(); err == nil {
-			c.sendSignal(h225.BodyStatus, b, "", 0)
+			if err := c.sendSignal(h225.BodyStatus, b, "", 0,
+				q931.IE{ID: q931.IECause, Data: q931.AppendCause(nil, q931.Cause{Value: causeStatusResponse})},
+				q931.IE{ID: ieCallState, Data: []byte{state}}); err != nil {
+				c.writeFailed(err)
+			}
 		}
 	case q931.Information:
 		if d, ok := q.Keypad(); ok {
@@ -401,7 +430,7 @@ func (c *call) onDigits(s, source string) {
 		}
 		c.digits.Add(1)
 		c.env.m.digits.WithLabelValues(source).Inc()
-		c.log.Info("dtmf", "digit", string(d), "source", source)
+		c.log.Debug("dtmf", "digit", string(d), "source", source) // digits may be PINs: not at Info
 		if c.env.onDigit != nil {
 			c.env.onDigit(Digit{Call: c.id, Conference: c.room, Digit: d, Source: source})
 		}
@@ -478,4 +507,3 @@ func (c *call) markConnected() {
 	}
 	c.setDeadline(c.env.h245Timeout, fmt.Errorf("%w: audio channels not open %v after Connect", ErrTimeout, c.env.h245Timeout))
 }
-

@@ -39,7 +39,7 @@ type Config struct {
 	// means the local address of each signalling connection.
 	MediaAddress string
 	// Codecs are the audio codecs we accept, in our order of preference ("G722", "PCMU",
-	// "PCMA"). Empty means all three.
+	// "PCMA"; "opus" is skipped, H.323 has no capability for it). Empty means all three.
 	Codecs []string
 	// DefaultConference receives calls whose Setup names no destination (room systems
 	// dialling an IP address only); empty releases them with cause 1 (unallocated number).
@@ -57,7 +57,8 @@ type Config struct {
 type Digit struct {
 	// Call is the call's ID as used in logs, Conference the conference it is in.
 	Call, Conference string
-	Digit            rune
+	// Digit is one of 0-9 * # A-D.
+	Digit rune
 	// Source is how it came: "uii" (H.245 UserInputIndication), "keypad" (Q.931
 	// Keypad IE) or "rfc2833" (RTP telephone event).
 	Source string
@@ -85,7 +86,8 @@ func parseCodecs(names []string) ([]audio, error) {
 		}
 		a, ok := audioByName(info.Name)
 		if !ok {
-			return nil, fmt.Errorf("%w: codec %q has no H.245 capability we offer (G722, PCMU, PCMA)", ErrConfig, n)
+			// A bridge codec H.323 room systems do not speak (opus): SIP uses it, we skip it.
+			continue
 		}
 		if seen[a.info.Name] {
 			continue
@@ -93,6 +95,9 @@ func parseCodecs(names []string) ([]audio, error) {
 		seen[a.info.Name] = true
 		a.info = info
 		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: codecs %v: none of G722, PCMU, PCMA, the audio codecs H.323 legs speak", ErrConfig, names)
 	}
 	return out, nil
 }

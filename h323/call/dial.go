@@ -44,6 +44,9 @@ type DialOptions struct {
 	// Logger receives the call's logs; OnDigit the digits the callee sends.
 	Logger  *slog.Logger
 	OnDigit func(Digit)
+
+	// netDial, when set, replaces the TCP dialer (tests use in-memory connections).
+	netDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Call is a call we placed with Dial.
@@ -53,7 +56,8 @@ type Call struct{ c *call }
 // "h323:host", "host##alias"), and returns once the callee connected and
 // audio flows both ways. Setup always carries destCallSignalAddress (Polycom
 // m100 needs it). A callee's release comes back as a *CauseError wrapping
-// ErrRejected.
+// ErrRejected. ctx bounds dialling only: once Dial returns, the call lives
+// until Hangup, Close or the peer ends it.
 func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
 	if o.Media == nil || o.Room == "" {
 		return nil, fmt.Errorf("%w: dialling needs Media and Room", ErrConfig)
@@ -89,8 +93,11 @@ func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	if o.netDial == nil {
+		var d net.Dialer
+		o.netDial = d.DialContext
+	}
+	conn, err := o.netDial(ctx, "tcp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("dialling %q: %w", target, err)
 	}
@@ -98,6 +105,7 @@ func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
 	_, _ = rand.Read(idb[:])
 	e := &env{prefs: prefs, media: o.Media, log: log.With("component", "h323", "dir", "out"), vendor: o.Vendor,
 		h245Timeout: o.H245Timeout, onDigit: o.OnDigit, m: m, display: o.DisplayName}
+	e.withNet()
 	c := newCall(e, "h323-out-"+hex.EncodeToString(idb[:]), conn, true)
 	c.room = o.Room
 	c.tunnelling = o.Tunnelling
@@ -160,9 +168,19 @@ func (c *call) prepareSetup(t h225.Target, o DialOptions) error {
 		c.startH245() // queued: h245Ready is false until the first answer
 		u.H245, c.h245Queue = c.h245Queue, nil
 	}
-	local := c.conn.LocalAddr().(*net.TCPAddr).AddrPort()
-	remote := c.conn.RemoteAddr().(*net.TCPAddr).AddrPort()
-	info := h225.SetupInfo{Dest: t.Dest, DestSignal: unmap(remote), SourceSignal: netip.AddrPortFrom(c.localIP, local.Port())}
+	remote, ok := addrPortOf(c.conn.RemoteAddr())
+	if !ok {
+		// Not a TCP connection: name the target itself when it is an address.
+		ip, err := netip.ParseAddr(t.Host)
+		if err != nil {
+			return fmt.Errorf("no address for destCallSignalAddress: %w", ErrConfig)
+		}
+		remote = netip.AddrPortFrom(ip, uint16(t.Port))
+	}
+	info := h225.SetupInfo{Dest: t.Dest, DestSignal: remote}
+	if local, ok := addrPortOf(c.conn.LocalAddr()); ok {
+		info.SourceSignal = netip.AddrPortFrom(c.localIP, local.Port())
+	}
 	if o.Source != "" {
 		info.Source = []h225.Alias{h225.H323ID(o.Source)}
 	}
@@ -181,7 +199,15 @@ func (c *call) prepareSetup(t h225.Target, o DialOptions) error {
 	return c.sendSignal(h225.BodySetup, b, c.env.display, 0, ies...)
 }
 
-func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+// addrPortOf returns the IP address and port of a TCP address.
+func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), ap.IsValid()
+}
 
 // onResponse handles the callee's messages on a call we placed.
 func (c *call) onResponse(ctx context.Context, q *q931.Message, uu *h225.Message) {

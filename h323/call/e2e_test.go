@@ -58,12 +58,12 @@ func waitPackets(t *testing.T, what string, stats func() bridge.LegStats) bridge
 // the real bridge, digits arrive, and both hang-up directions are clean.
 func TestDialListenerModes(t *testing.T) {
 	modes := []struct {
-		name                          string
-		opts                          DialOptions
-		wantFast                      bool
-		serverCodecs, callerCodecs    []string
-		wantCodec                     string
-		hangupFromServer              bool
+		name                       string
+		opts                       DialOptions
+		wantFast                   bool
+		serverCodecs, callerCodecs []string
+		wantCodec                  string
+		hangupFromServer           bool
 	}{
 		{name: "fast start tunnelled", opts: DialOptions{FastStart: true, Tunnelling: true}, wantFast: true, wantCodec: "G722"},
 		{name: "fast start separate H.245", opts: DialOptions{FastStart: true}, wantFast: true,

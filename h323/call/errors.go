@@ -19,6 +19,12 @@ const (
 	CauseRecoveryOnTimer = 102
 )
 
+// causeStatusResponse is "response to STATUS ENQUIRY", the cause a Status carries.
+const causeStatusResponse = 30
+
+// ieCallState is the Q.931 Call state information element (Q.931 clause 4.5.7).
+const ieCallState = 0x14
+
 // Errors of this package. Causes of ended calls wrap one of them, so that
 // logs and Call.Cause say why a call ended.
 var (

@@ -91,7 +91,10 @@ func (c *call) sendH245(pdu []byte) {
 	}
 	if c.h245Conn != nil {
 		if err := writeTPKT(c.h245Conn, pdu); err != nil {
-			c.release(fmt.Errorf("%w: sending on the H.245 channel: %w", ErrConnLost, err))
+			// Like a closed H.245 channel: call signalling (and the handshake timer) decides.
+			c.log.Warn("separate H.245 channel failed", "err", err)
+			c.h245Conn.Close()
+			c.h245Conn, c.h245Ready = nil, false
 		}
 		return
 	}
@@ -122,15 +125,17 @@ func (c *call) h245Up() {
 
 // listenH245 opens our separate H.245 listener (for Connect's h245Address).
 func (c *call) listenH245() (netip.AddrPort, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(c.localIP, 0).String())
+	ln, err := c.env.listen(context.Background(), "tcp", netip.AddrPortFrom(c.localIP, 0).String())
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("opening H.245 listener: %w", err)
 	}
 	c.h245Ln = ln
 	c.readers.Add(1)
 	go c.acceptH245(ln)
-	a := ln.Addr().(*net.TCPAddr).AddrPort()
+	a, err := netip.ParseAddrPort(ln.Addr().String())
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("opening H.245 listener: %w", err)
+	}
 	return netip.AddrPortFrom(c.localIP, a.Port()), nil
 }
 
@@ -143,8 +148,7 @@ func (c *call) dialH245(ctx context.Context, to netip.AddrPort) {
 	c.readers.Add(1)
 	go func() {
 		defer c.readers.Done()
-		d := net.Dialer{Timeout: c.env.h245Timeout}
-		conn, err := d.DialContext(ctx, "tcp", to.String())
+		conn, err := c.env.dial(ctx, "tcp", to.String())
 		if err != nil {
 			c.log.Warn("connecting to the peer's H.245 address", "addr", to.String(), "err", err)
 			return
@@ -441,7 +445,3 @@ func (c *call) sendDigits(s string) error {
 	}
 	return c.sendSignal("information", b, "", 0, keypadIE(s))
 }
-
-
-
-

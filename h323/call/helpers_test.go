@@ -3,7 +3,6 @@ package call
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -265,4 +264,32 @@ func peerCall(tunnel bool) *h225.Call {
 		CallID: h225.GUID{1, 2, 3}, ConferenceID: h225.GUID{4, 5, 6}, Tunnelling: tunnel}
 }
 
-var _ = io.EOF
+// memListener is a listener nobody connects to, for calls inside synctest
+// bubbles (a real socket would keep the bubble's clock from advancing).
+type memListener struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *memListener) Accept() (net.Conn, error) {
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *memListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40999} }
+
+// inMemory keeps the separate H.245 channel of s off the real network.
+func inMemory(s *Server) *Server {
+	s.env.listen = func(context.Context, string, string) (net.Listener, error) {
+		return &memListener{closed: make(chan struct{})}, nil
+	}
+	s.env.dial = func(context.Context, string, string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Err: net.ErrClosed}
+	}
+	return s
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,9 +73,9 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 		cfg:   cfg,
 		confs: confs,
 		log:   log,
-		env: &env{prefs: prefs, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
+		env: (&env{prefs: prefs, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
 			h245Timeout: cfg.H245Timeout, onDigit: cfg.OnDigit, m: m, display: "Roomgate",
-			defaultConf: cfg.DefaultConference},
+			defaultConf: cfg.DefaultConference}).withNet(),
 		prefix: hex.EncodeToString(p[:]),
 	}, nil
 }
@@ -145,14 +146,24 @@ func (s *Server) Close() error {
 
 func (s *Server) accept() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Error("accepting h323 connection", "err", err)
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of file descriptors and the like: wait and retry, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Error("accepting h323 connection", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-s.ctx.Done():
+				return
+			}
 		}
+		backoff = 0
 		s.mu.Lock()
 		if s.draining {
 			s.mu.Unlock()
