@@ -114,6 +114,8 @@ sip:
   listen: "%s"
 http:
   listen: "%s"
+h323:
+  listen: "127.0.0.1:0"
 rtp:
   bind: 127.0.0.1
   port_min: %d
