@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -87,14 +89,29 @@ func TestThreePhonesHearEachOther(t *testing.T) {
 		t.Errorf("participant codecs %v, want %v (case-insensitive)", codecs, want)
 	}
 
-	time.Sleep(conferenceTime)
+	before := map[string]participant{}
 	for _, p := range srv.participants(t, "1000") {
-		t.Logf("participant %s %s %s: %+v", p.DisplayName, p.Codec, p.Remote, p.Stats)
-		if p.Stats.PacketsIn == 0 || p.Stats.PacketsOut == 0 {
-			t.Errorf("participant %s (%s) exchanged no media: %+v", p.DisplayName, p.Codec, p.Stats)
+		before[p.ID] = p
+	}
+	sleepStart := time.Now()
+	time.Sleep(conferenceTime)
+	after := srv.participants(t, "1000")
+	slept := time.Since(sleepStart)
+	together := time.Since(allIn)
+	// A 20 ms clock sends 50 packets a second to every leg; a mixer that
+	// falls behind real time shows here before it shows in the recordings.
+	wantOut := int(slept / (20 * time.Millisecond))
+	for _, p := range after {
+		sent := p.Stats.PacketsOut - before[p.ID].Stats.PacketsOut
+		got := p.Stats.PacketsIn - before[p.ID].Stats.PacketsIn
+		t.Logf("participant %s %s %s: %+v; in the last %v: %d packets in, %d out", p.DisplayName, p.Codec, p.Remote, p.Stats, slept.Round(time.Millisecond), got, sent)
+		if got == 0 || sent == 0 {
+			t.Errorf("participant %s (%s) exchanged no media in %v: %+v", p.DisplayName, p.Codec, slept, p.Stats)
+		} else if int(sent) < wantOut*9/10 {
+			t.Errorf("server sent %s (%s) %d packets in %v, want about %d: the mixer is not keeping real time (%s)",
+				p.DisplayName, p.Codec, sent, slept.Round(time.Millisecond), wantOut, loadAverage())
 		}
 	}
-	together := time.Since(allIn)
 
 	// Hang up all three at once so that every recording ends together.
 	errs := make([]error, 3)
@@ -221,4 +238,18 @@ func TestHeardProblems(t *testing.T) {
 	if _, problems := heardProblems(alice, mix(rate, 3*time.Second, nil, 0), 3*time.Second); len(problems) != 1 {
 		t.Errorf("a 3 s recording must be too short to judge, got %q", problems)
 	}
+}
+
+// loadAverage describes the machine's load, to tell a slow server from an
+// overloaded test machine in failure messages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "load average unknown"
+	}
+	return fmt.Sprintf("load average %s %s %s on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
 }

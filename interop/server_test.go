@@ -102,6 +102,8 @@ sip:
   answer_delay: %s
 http:
   listen: %q
+h323:
+  listen: "127.0.0.1:0"
 rtp:
   bind: "127.0.0.1"
   port_min: %d
