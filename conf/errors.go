@@ -17,6 +17,31 @@ var (
 	// ErrBadPasswordHash means a stored password hash cannot be parsed, which
 	// points at a damaged or foreign database row rather than a wrong password.
 	ErrBadPasswordHash = errors.New("conf: malformed password hash")
+	// ErrForbidden means the caller is known but his role or his place in
+	// the conference does not allow the action (REST 403, SIP 403).
+	ErrForbidden = errors.New("conf: forbidden")
+	// ErrRemoved means the caller was removed from the conference by a
+	// moderator and may not rejoin until invited again (SIP 403).
+	ErrRemoved = errors.New("conf: removed from the conference")
+	// ErrConflict means the action contradicts the current state: removing
+	// the owner, deleting the last administrator, a layout for an
+	// asymmetric conference's presenter view (REST 409).
+	ErrConflict = errors.New("conf: conflicting state")
+	// ErrNotSupported means the store or the leg lacks a capability the
+	// action needs (an address book, muting), which is a deployment fault.
+	ErrNotSupported = errors.New("conf: not supported")
+	// ErrEnded is the cause given to legs hung up because a moderator ended
+	// the conference for all.
+	ErrEnded = errors.New("conf: conference ended by a moderator")
+	// ErrKicked is the cause given to a leg removed by a moderator.
+	ErrKicked = errors.New("conf: removed by a moderator")
+	// ErrNotStarted means a scheduled conference is outside its time and
+	// nobody started it early; Join wraps it with ErrLocked so that
+	// signalling refuses the call as it refuses a locked conference.
+	ErrNotStarted = errors.New("conf: the conference has not started")
+	// ErrScheduleEnded is the cause given to legs hung up because their
+	// scheduled conference reached its end.
+	ErrScheduleEnded = errors.New("conf: the scheduled conference ended")
 )
 
 // ValidationError names the field of a conference (or other resource) that

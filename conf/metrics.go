@@ -13,6 +13,7 @@ const (
 	joinLocked       = "locked"
 	joinFull         = "full"
 	joinUnauthorized = "unauthorized"
+	joinRemoved      = "removed"
 	joinInvalid      = "invalid"
 	joinError        = "error"
 )
@@ -36,7 +37,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomgate_conf_joins_total",
-			Help: "Requests to join a conference, by result: ok, not_found, locked, full, unauthorized, invalid, error.",
+			Help: "Requests to join a conference, by result: ok, not_found, locked, full, unauthorized, removed, invalid, error.",
 		}, []string{"result"}),
 		leaves: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomgate_conf_leaves_total",
@@ -65,7 +66,7 @@ func newMetrics() *metrics {
 	}
 	m.collectors = []prometheus.Collector{m.joins, m.leaves, m.live, m.cdrWritten, m.cdrFailed, m.cdrDropped, m.logins}
 	// Pre-create the label values so that dashboards see zeros, not gaps.
-	for _, r := range []string{joinOK, joinNotFound, joinLocked, joinFull, joinUnauthorized, joinInvalid, joinError} {
+	for _, r := range []string{joinOK, joinNotFound, joinLocked, joinFull, joinUnauthorized, joinRemoved, joinInvalid, joinError} {
 		m.joins.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "refused", "error"} {
@@ -104,6 +105,8 @@ func joinResult(err error) string {
 		return joinLocked
 	case errors.Is(err, ErrFull):
 		return joinFull
+	case errors.Is(err, ErrRemoved):
+		return joinRemoved
 	case errors.Is(err, ErrUnauthorized):
 		return joinUnauthorized
 	case errors.Is(err, ErrInvalid):

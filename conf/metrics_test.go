@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	const joinsAndLive = `
-# HELP roomgate_conf_joins_total Requests to join a conference, by result: ok, not_found, locked, full, unauthorized, invalid, error.
+# HELP roomgate_conf_joins_total Requests to join a conference, by result: ok, not_found, locked, full, unauthorized, removed, invalid, error.
 # TYPE roomgate_conf_joins_total counter
 roomgate_conf_joins_total{result="error"} 0
 roomgate_conf_joins_total{result="full"} 1
@@ -46,6 +46,7 @@ roomgate_conf_joins_total{result="invalid"} 0
 roomgate_conf_joins_total{result="locked"} 0
 roomgate_conf_joins_total{result="not_found"} 1
 roomgate_conf_joins_total{result="ok"} 1
+roomgate_conf_joins_total{result="removed"} 0
 roomgate_conf_joins_total{result="unauthorized"} 0
 # HELP roomgate_conf_participants Live participants in all conferences.
 # TYPE roomgate_conf_participants gauge

@@ -45,6 +45,7 @@ type Participant struct {
 	joinedAt    time.Time
 	leg         LegHandle
 	left        bool // guarded by Service.mu
+	muted       bool // guarded by Service.mu
 }
 
 // ID is the participant's ID, unique among the live participants of the
@@ -63,8 +64,9 @@ func (p *Participant) Protocol() string { return p.protocol }
 // Remote is the signalling peer address.
 func (p *Participant) Remote() string { return p.remote }
 
-// Role is the participant's role in the conference (guest or participant
-// for now; owner and moderator come with authenticated callers).
+// Role is the participant's role in the conference when he joined: owner,
+// moderator (invited as one, directly or through a group), participant
+// (any other address-book user) or guest.
 func (p *Participant) Role() string { return p.role }
 
 // UserID is the address-book user the caller authenticated as, or "" for
@@ -90,8 +92,13 @@ type AuthenticatedLeg interface {
 // Join admits req.Leg into conference req.ConferenceID. It returns
 // ErrNotFound for an unknown conference, ErrLocked when it is locked,
 // ErrFull when MaxParticipants live legs are in it, ErrUnauthorized when a
-// guest calls an internal conference, and a *ValidationError for a request
-// without a leg. The cost is one indexed store read.
+// guest calls an internal conference, ErrRemoved (also ErrUnauthorized)
+// when a moderator removed the caller and nobody invited him again,
+// ErrNotStarted (also ErrLocked) for a scheduled conference outside its
+// time that nobody started (its owner may: his join starts it), and a
+// *ValidationError for a request without a leg. The cost is one indexed
+// store read, one more for a ban check, one more for an authenticated
+// caller (his role), and group reads when the conference invites groups.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (*Participant, error) {
 	p, err := s.join(ctx, req)
 	s.metrics.joins.WithLabelValues(joinResult(err)).Inc()
@@ -132,17 +139,48 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 			s.mu.Unlock()
 			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
 		}
+		if !last {
+			// Role and bans need more reads: do them unlocked too, and let
+			// the generation check below catch a change meanwhile.
+			s.mu.Unlock()
+		}
+		role, err := s.admissionChecks(ctx, c, p)
+		if !last {
+			s.mu.Lock()
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
+		}
 		if s.gen != gen {
 			s.mu.Unlock()
 			continue // updated or deleted meanwhile: read it again
 		}
+		p.role = role
+		open := s.scheduleOpenLocked(c, s.clock())
+		if !open && role != RoleOwner {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, errNotStarted(c))
+		}
 		err = s.admitLocked(c, p)
+		startedNow := false
+		if err == nil {
+			delete(s.ended, c.ID)
+			if !open {
+				// The owner dialling in starts his conference early.
+				s.started[c.ID], startedNow = true, true
+			}
+		}
 		s.mu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
 		}
+		if startedNow {
+			s.emit(Event{Type: EventStarted, ConferenceID: c.ID, By: p.userID})
+		}
 		s.log.InfoContext(ctx, "participant joined", "conf", p.confID, "leg", p.id,
 			"protocol", p.protocol, "remote", p.remote, "role", p.role)
+		s.emit(participantEvent(EventJoined, p))
 		return p, nil
 	}
 }
@@ -172,10 +210,6 @@ func (s *Service) admitLocked(c Conference, p *Participant) error {
 			p.id = id
 			break
 		}
-	}
-	p.role = RoleGuest
-	if p.userID != "" {
-		p.role = RoleParticipant
 	}
 	p.joinedAt = s.clock()
 	r.legs[p.id] = p
@@ -230,6 +264,9 @@ func (s *Service) Leave(p *Participant, cause error) {
 	s.log.Info("participant left", "conf", p.confID, "leg", p.id, "cause", causeText(cause),
 		"duration", ended.Sub(p.joinedAt).Round(time.Millisecond))
 	s.recordCall(p, ended, cause)
+	e := participantEvent(EventLeft, p)
+	e.Cause = causeText(cause)
+	s.emit(e)
 }
 
 // Participants lists the live participants of conference id, oldest first,
@@ -241,10 +278,13 @@ func (s *Service) Participants(ctx context.Context, id string) ([]ParticipantInf
 	}
 	s.mu.Lock()
 	var live []*Participant
+	var muted map[*Participant]bool
 	if r := s.rooms[id]; r != nil {
 		live = make([]*Participant, 0, len(r.legs))
+		muted = make(map[*Participant]bool, len(r.legs))
 		for _, p := range r.legs {
 			live = append(live, p)
+			muted[p] = p.muted
 		}
 	}
 	s.mu.Unlock()
@@ -264,6 +304,7 @@ func (s *Service) Participants(ctx context.Context, id string) ([]ParticipantInf
 			DisplayName: p.displayName,
 			Protocol:    p.protocol,
 			Role:        p.role,
+			Muted:       muted[p],
 			Talking:     st.Talking,
 			Codec:       st.Codec,
 			Remote:      remote,

@@ -23,15 +23,19 @@ import (
 // restart. Persistent state (conferences, users, tokens, call records) is
 // in the Store.
 type Service struct {
-	store    Store
-	recorder CallRecorder // nil when the store keeps no call records
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	tokenTTL time.Duration
-	pwIter   int
-	hashSem  chan struct{} // bounds concurrent password hashing in IssueToken
-	metrics  *metrics
+	store     Store
+	recorder  CallRecorder  // nil when the store keeps no call records
+	book      AddressBook   // nil when the store keeps no address book
+	bans      BanStore      // nil when the store cannot remember removals
+	templates TemplateStore // nil when the store keeps no templates
+	layouts   LayoutStore   // nil when the store keeps no layouts
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	tokenTTL  time.Duration
+	pwIter    int
+	hashSem   chan struct{} // bounds concurrent password hashing in IssueToken
+	metrics   *metrics
 
 	mu sync.Mutex
 	// gen counts changes to stored conferences (update, delete). Join reads
@@ -39,6 +43,20 @@ type Service struct {
 	// so a leg can never slip into a conference deleted or locked meanwhile.
 	gen   uint64
 	rooms map[string]*room // conference ID -> live legs
+	// started holds conferences started with Run that have not ended;
+	// ended holds those ended for all since their last participant or Run.
+	// Both are in memory: a restart forgets them as it forgets legs.
+	started map[string]bool
+	ended   map[string]bool
+	// occ is the occurrence CheckSchedules saw start, per scheduled
+	// conference; extension how far ExtendConference moved its end.
+	occ       map[string]occurrence
+	extension map[string]time.Duration
+	// closed holds the start of the occurrence a moderator ended for all:
+	// it stays closed until the next one (or RunConference).
+	closed map[string]time.Time
+
+	events broker
 
 	cdr cdrQueue // call records waiting to be written
 }
@@ -87,18 +105,35 @@ func NewService(st Store, log *slog.Logger, opts ...Option) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		store:    st,
-		log:      log, // the caller names the component (cmd adds component=conf)
-		now:      time.Now,
-		rand:     rand.Reader,
-		tokenTTL: DefaultTokenTTL,
-		pwIter:   DefaultPasswordIterations,
-		rooms:    make(map[string]*room),
-		hashSem:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		metrics:  newMetrics(),
+		store:     st,
+		log:       log, // the caller names the component (cmd adds component=conf)
+		now:       time.Now,
+		rand:      rand.Reader,
+		tokenTTL:  DefaultTokenTTL,
+		pwIter:    DefaultPasswordIterations,
+		rooms:     make(map[string]*room),
+		started:   make(map[string]bool),
+		ended:     make(map[string]bool),
+		occ:       make(map[string]occurrence),
+		extension: make(map[string]time.Duration),
+		closed:    make(map[string]time.Time),
+		hashSem:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		metrics:   newMetrics(),
 	}
 	if r, ok := st.(CallRecorder); ok {
 		s.recorder = r
+	}
+	if b, ok := st.(AddressBook); ok {
+		s.book = b
+	}
+	if b, ok := st.(BanStore); ok {
+		s.bans = b
+	}
+	if t, ok := st.(TemplateStore); ok {
+		s.templates = t
+	}
+	if l, ok := st.(LayoutStore); ok {
+		s.layouts = l
 	}
 	for _, o := range opts {
 		o(s)
@@ -204,11 +239,16 @@ func (s *Service) ListConferences(ctx context.Context) ([]Conference, error) {
 	return cs, nil
 }
 
-// setState sets c.State from the live legs; s.mu must be held.
+// setState sets c.State from the live legs, Run and Stop; s.mu must be
+// held. A conference runs while someone is in it or after Run until Stop;
+// it is ended after Stop until someone joins or it is run again.
 func (s *Service) setState(c *Conference) {
-	if r := s.rooms[c.ID]; r != nil && len(r.legs) > 0 {
+	switch r := s.rooms[c.ID]; {
+	case r != nil && len(r.legs) > 0, s.started[c.ID]:
 		c.State = StateRunning
-	} else {
+	case s.ended[c.ID]:
+		c.State = StateEnded
+	default:
 		c.State = StateIdle
 	}
 }
@@ -230,6 +270,9 @@ func (s *Service) UpdateConference(ctx context.Context, c Conference) (Conferenc
 	if err != nil {
 		return Conference{}, fmt.Errorf("updating conference %s: %w", c.ID, err)
 	}
+	if err := s.checkModeLayout(ctx, c); err != nil {
+		return Conference{}, err
+	}
 	now := s.clock()
 	if !sameSchedule(old.Schedule, c.Schedule) {
 		if err := checkScheduleFuture(c.Schedule, now); err != nil {
@@ -239,6 +282,12 @@ func (s *Service) UpdateConference(ctx context.Context, c Conference) (Conferenc
 	c.CreatedAt, c.UpdatedAt = old.CreatedAt, now
 	if c.Owner == "" {
 		c.Owner = old.Owner // a PUT without an owner does not orphan the conference
+	}
+	// Inviting someone again is what lifts his removal: do it before the
+	// conference is written, so that a failure leaves him banned and
+	// uninvited rather than invited and still refused.
+	if err := s.liftBansOfNewInvitations(ctx, old, c); err != nil {
+		return Conference{}, fmt.Errorf("updating conference %s: %w", c.ID, err)
 	}
 	s.mu.Lock()
 	s.gen++
@@ -281,19 +330,27 @@ func (s *Service) DeleteConference(ctx context.Context, id string) error {
 	if err := s.store.DeleteConference(ctx, id); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			// Deleted by another process already: its legs here must go too.
-			s.endRoom(id)
+			s.endRoom(id, ErrConferenceDeleted)
 		}
 		return fmt.Errorf("deleting conference %s: %w", id, err)
 	}
-	n := s.endRoom(id)
+	n := s.endRoom(id, ErrConferenceDeleted)
+	s.mu.Lock()
+	delete(s.started, id)
+	delete(s.ended, id)
+	delete(s.occ, id)
+	delete(s.extension, id)
+	delete(s.closed, id)
+	s.mu.Unlock()
+	s.emit(Event{Type: EventDeleted, ConferenceID: id})
 	s.log.InfoContext(ctx, "conference deleted", "conf", id, "legs", n)
 	return nil
 }
 
 // endRoom removes every live leg of conference id, hangs them up with
-// ErrConferenceDeleted and queues their call records. It returns how many
-// there were. Hangup is called without the lock.
-func (s *Service) endRoom(id string) int {
+// cause and queues their call records. It returns how many there were.
+// Hangup is called without the lock.
+func (s *Service) endRoom(id string, cause error) int {
 	s.mu.Lock()
 	s.gen++
 	var gone []*Participant
@@ -309,8 +366,11 @@ func (s *Service) endRoom(id string) int {
 	s.mu.Unlock()
 	ended := s.clock()
 	for _, p := range gone {
-		p.leg.Hangup(ErrConferenceDeleted)
-		s.recordCall(p, ended, ErrConferenceDeleted)
+		p.leg.Hangup(cause)
+		s.recordCall(p, ended, cause)
+		e := participantEvent(EventLeft, p)
+		e.Cause = causeText(cause)
+		s.emit(e)
 	}
 	return len(gone)
 }
@@ -330,7 +390,7 @@ func (s *Service) ReconcileDeleted(ctx context.Context) error {
 		_, err := s.store.GetConference(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			if n := s.endRoom(id); n > 0 {
+			if n := s.endRoom(id, ErrConferenceDeleted); n > 0 {
 				s.log.InfoContext(ctx, "conference deleted elsewhere; legs hung up", "conf", id, "legs", n)
 			}
 		case err != nil:
@@ -345,7 +405,8 @@ func (s *Service) ReconcileDeleted(ctx context.Context) error {
 const DefaultReconcileInterval = 2 * time.Second
 
 // Run does the Service's background work until ctx ends: every interval
-// (DefaultReconcileInterval when not positive) it calls ReconcileDeleted.
+// (DefaultReconcileInterval when not positive) it calls ReconcileDeleted
+// and CheckSchedules.
 // The server runs it in a goroutine; one-shot users (the CLI) need not.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
@@ -360,6 +421,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 			if err := s.ReconcileDeleted(ctx); err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "reconciling deleted conferences", "err", err)
+			}
+			if err := s.CheckSchedules(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "checking schedules", "err", err)
 			}
 		}
 	}

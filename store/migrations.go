@@ -77,6 +77,46 @@ var migrations = []migration{
 			`CREATE INDEX call_records_started ON call_records(started_at)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "groups, templates, removals, layouts",
+		stmts: []string{
+			`CREATE TABLE user_groups (
+				id         TEXT PRIMARY KEY NOT NULL,
+				name       TEXT NOT NULL,
+				created_at INTEGER NOT NULL
+			) WITHOUT ROWID`,
+			// position keeps the members in the order the client gave.
+			`CREATE TABLE group_members (
+				group_id TEXT NOT NULL REFERENCES user_groups(id) ON DELETE CASCADE,
+				user_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+				position INTEGER NOT NULL,
+				PRIMARY KEY (group_id, user_id)
+			) WITHOUT ROWID`,
+			`CREATE INDEX group_members_user ON group_members(user_id)`,
+			`CREATE TABLE templates (
+				id         TEXT PRIMARY KEY NOT NULL,
+				name       TEXT NOT NULL,
+				owner      TEXT NOT NULL DEFAULT '',
+				settings   TEXT NOT NULL,
+				layout     TEXT NOT NULL DEFAULT '',
+				created_at INTEGER NOT NULL
+			) WITHOUT ROWID`,
+			`CREATE INDEX templates_owner ON templates(owner)`,
+			// Removals die with their conference.
+			`CREATE TABLE conference_bans (
+				conference_id TEXT NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+				subject       TEXT NOT NULL,
+				created_at    INTEGER NOT NULL,
+				PRIMARY KEY (conference_id, subject)
+			) WITHOUT ROWID`,
+			// The layout is JSON: only the video side reads it, whole.
+			`CREATE TABLE conference_layouts (
+				conference_id TEXT PRIMARY KEY NOT NULL REFERENCES conferences(id) ON DELETE CASCADE,
+				layout        TEXT NOT NULL
+			) WITHOUT ROWID`,
+		},
+	},
 }
 
 // latestVersion is the schema version this program writes.

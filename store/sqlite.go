@@ -1,7 +1,10 @@
 // Package store keeps what must survive a restart of Roomgate: conferences,
-// users, API tokens and call records. It implements conf.Store (and
-// conf.CallRecorder) on an embedded SQLite database written in pure Go
-// (modernc.org/sqlite), so the default build needs no cgo and no server.
+// the address book (users and groups), API tokens, templates, layouts,
+// removals and call records. It implements conf.Store and its optional
+// extensions (conf.CallBatchRecorder, conf.AddressBook, conf.TemplateStore,
+// conf.LayoutStore, conf.BanStore) on an embedded SQLite database written
+// in pure Go (modernc.org/sqlite), so the default build needs no cgo and
+// no server.
 //
 // The database is <data_dir>/roomgate.db in WAL mode with a busy timeout,
 // so the CLI can read and write it while the server runs. Every write is an
@@ -25,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/roomgate/roomgate/conf"
 )
@@ -53,12 +56,13 @@ type SQLite struct {
 	// Statements of the frequent calls (a join reads its conference, every
 	// API request its token and user, every hang-up writes a record),
 	// prepared once: parsing the SQL costs more than running it.
-	getConference, getUser, getToken, recordCall *sql.Stmt
+	getConference, getUser, getToken, recordCall, isBanned *sql.Stmt
 }
 
 var (
 	_ conf.Store             = (*SQLite)(nil)
 	_ conf.CallBatchRecorder = (*SQLite)(nil)
+	_ conf.ScheduledLister   = (*SQLite)(nil)
 )
 
 // OpenSQLite opens (creating when needed) the database in dataDir, which
@@ -99,7 +103,7 @@ func OpenSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*SQLite,
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxOpenConns)
 	s := &SQLite{db: db, path: path, log: log, now: time.Now}
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
@@ -115,6 +119,34 @@ func OpenSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*SQLite,
 	return s, nil
 }
 
+// sqliteBusy is SQLITE_BUSY, the primary result code of a locked database.
+const sqliteBusy = 5
+
+// pingWhileBusy opens the first connection, retrying for up to
+// BusyTimeout while the database is busy. Switching a new database to WAL
+// needs an exclusive lock and does not wait on the busy timeout, so two
+// processes (or the CLI and the server) opening a fresh database at once
+// would otherwise fail at random.
+func pingWhileBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	wait := time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
 // Path is the database file, for logs and the CLI.
 func (s *SQLite) Path() string { return s.path }
 
@@ -123,6 +155,7 @@ const (
 	getConferenceSQL = `SELECT ` + conferenceColumns + ` FROM conferences WHERE id = ?`
 	getUserSQL       = `SELECT id, display_name, email, role, password_hash, created_at FROM users WHERE id = ?`
 	getTokenSQL      = `SELECT user_id, expires_at FROM tokens WHERE hash = ?`
+	isBannedSQL      = `SELECT EXISTS (SELECT 1 FROM conference_bans WHERE conference_id = ? AND subject = ?)`
 	recordCallSQL    = `INSERT INTO call_records
 		(conference_id, participant, user_id, display_name, protocol, remote, started_at, ended_at, cause)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -137,6 +170,7 @@ func (s *SQLite) prepare(ctx context.Context) error {
 		{&s.getUser, getUserSQL},
 		{&s.getToken, getTokenSQL},
 		{&s.recordCall, recordCallSQL},
+		{&s.isBanned, isBannedSQL},
 	} {
 		st, err := s.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -149,7 +183,7 @@ func (s *SQLite) prepare(ctx context.Context) error {
 
 // Close closes the database; it is safe to call more than once.
 func (s *SQLite) Close() error {
-	for _, st := range []*sql.Stmt{s.getConference, s.getUser, s.getToken, s.recordCall} {
+	for _, st := range []*sql.Stmt{s.getConference, s.getUser, s.getToken, s.recordCall, s.isBanned} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -274,8 +308,18 @@ func (s *SQLite) GetConference(ctx context.Context, id string) (conf.Conference,
 // ListConferences returns every conference, ordered by ID (numerically for
 // numeric IDs of different lengths).
 func (s *SQLite) ListConferences(ctx context.Context) ([]conf.Conference, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+conferenceColumns+` FROM conferences ORDER BY length(id), id`)
+	return s.listConferences(ctx, `SELECT `+conferenceColumns+` FROM conferences ORDER BY length(id), id`)
+}
+
+// ListScheduledConferences returns the conferences that have a schedule
+// (not virtual rooms), through the schedule index.
+func (s *SQLite) ListScheduledConferences(ctx context.Context) ([]conf.Conference, error) {
+	return s.listConferences(ctx, `SELECT `+conferenceColumns+` FROM conferences
+		WHERE schedule_type IN ('once', 'weekly') ORDER BY length(id), id`)
+}
+
+func (s *SQLite) listConferences(ctx context.Context, query string) ([]conf.Conference, error) {
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("listing conferences: %w", err)
 	}

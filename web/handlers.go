@@ -79,6 +79,8 @@ func (s *Server) routes() http.Handler {
 	route(apiPrefix+"/conferences/{id}/participants", map[string]http.HandlerFunc{
 		http.MethodGet: auth(s.listParticipants),
 	})
+	s.liveRoutes(route, auth)
+	s.bookRoutes(route, auth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path, "")
 	})
@@ -225,7 +227,7 @@ type participantList struct {
 }
 
 func (s *Server) listConferences(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.svc.ListConferences(r.Context())
+	cs, err := s.svc.ListConferencesAs(r.Context(), actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -242,12 +244,7 @@ func (s *Server) createConference(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if c.Owner == "" {
-		if u, ok := UserFrom(r.Context()); ok {
-			c.Owner = u.ID
-		}
-	}
-	c, err = s.svc.CreateConference(r.Context(), c)
+	c, err = s.svc.CreateConferenceAs(r.Context(), actor(r), c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -257,7 +254,7 @@ func (s *Server) createConference(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getConference(w http.ResponseWriter, r *http.Request) {
-	c, err := s.svc.GetConference(r.Context(), r.PathValue("id"))
+	c, err := s.svc.GetConferenceAs(r.Context(), actor(r), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -284,7 +281,7 @@ func (s *Server) updateConference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.ID = id
-	c, err = s.svc.UpdateConference(r.Context(), c)
+	c, err = s.svc.UpdateConferenceAs(r.Context(), actor(r), c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -293,7 +290,7 @@ func (s *Server) updateConference(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteConference(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.DeleteConference(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteConferenceAs(r.Context(), actor(r), r.PathValue("id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -301,7 +298,7 @@ func (s *Server) deleteConference(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.svc.Participants(r.Context(), r.PathValue("id"))
+	ps, err := s.svc.ParticipantsAs(r.Context(), actor(r), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -379,11 +376,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeErrorCode(w, http.StatusBadRequest, "invalid_json", strings.TrimPrefix(err.Error(), "conf: "), "")
 	case errors.Is(err, conf.ErrNotFound):
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path, "")
+	case errors.Is(err, conf.ErrRemoved):
+		writeErrorCode(w, http.StatusForbidden, "removed", "removed by a moderator; only a new invitation lets back in", "")
+	case errors.Is(err, conf.ErrForbidden):
+		writeErrorCode(w, http.StatusForbidden, "forbidden", forbiddenMessage(err), "")
+	case errors.Is(err, conf.ErrConflict):
+		writeErrorCode(w, http.StatusConflict, "conflict", strings.TrimPrefix(err.Error(), "conf: "), "")
+	case errors.Is(err, conf.ErrNotSupported):
+		writeErrorCode(w, http.StatusNotImplemented, "not_supported", strings.TrimPrefix(err.Error(), "conf: "), "")
 	case errors.Is(err, conf.ErrExists):
 		writeErrorCode(w, http.StatusConflict, "exists", "a resource with this ID already exists", "id")
 	case errors.Is(err, conf.ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", wwwAuthenticateVal)
 		writeErrorCode(w, http.StatusUnauthorized, "unauthorized", "authentication required", "")
+	case errors.Is(err, conf.ErrNotStarted):
+		writeErrorCode(w, http.StatusConflict, "not_started", "the scheduled conference has not started", "")
 	case errors.Is(err, conf.ErrLocked):
 		writeErrorCode(w, http.StatusConflict, "locked", "the conference is locked", "")
 	case errors.Is(err, conf.ErrFull):
@@ -396,6 +403,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeErrorCode(w, http.StatusInternalServerError, "internal", "internal server error", "")
 	}
+}
+
+// forbiddenMessage says which right was missing: conf's errors name the
+// action and the resource, never secrets.
+func forbiddenMessage(err error) string {
+	msg := strings.TrimSuffix(err.Error(), ": "+conf.ErrForbidden.Error())
+	return "you may not do this: " + msg
+}
+
+// actor is the authenticated user of a request behind requireToken.
+func actor(r *http.Request) conf.User {
+	u, _ := UserFrom(r.Context())
+	return u
 }
 
 func writeErrorCode(w http.ResponseWriter, status int, code, message, field string) {

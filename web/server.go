@@ -3,7 +3,11 @@
 // metrics on /metrics and a liveness probe on /healthz. It is a thin layer
 // over conf.Service: it decodes and encodes, maps domain errors to HTTP
 // statuses and the JSON error shape {"error","message","field"}, and
-// holds no rules of its own.
+// holds no rules of its own: every action passes the authenticated user
+// to conf, which decides (403 when he may not). Besides conferences it
+// serves the address book (users, groups), templates, layouts, live
+// moderation (remove, mute, lock, stop, run, extend, invite) and a
+// server-sent event stream of what happens in conferences.
 //
 // Routing uses the standard library's method and wildcard patterns; every
 // path also has a method-less fallback so that a wrong method gets a JSON
@@ -58,6 +62,10 @@ type Server struct {
 	metrics http.Handler
 	log     *slog.Logger
 	handler http.Handler
+	// quit is closed when the server shuts down, to end event streams,
+	// which would otherwise hold Shutdown until its deadline.
+	quit     chan struct{}
+	quitOnce sync.Once
 
 	mu      sync.Mutex
 	srv     *http.Server
@@ -73,7 +81,7 @@ func NewServer(cfg Config, svc *conf.Service, metrics http.Handler, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, svc: svc, metrics: metrics, log: log}
+	s := &Server{cfg: cfg, svc: svc, metrics: metrics, log: log, quit: make(chan struct{})}
 	s.handler = s.routes()
 	return s
 }
@@ -118,6 +126,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	s.srv.RegisterOnShutdown(s.closeStreams)
 	s.served, s.stop, s.watched = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	srv, served, stop, watched := s.srv, s.served, s.stop, s.watched
 	go func() {
@@ -142,6 +151,9 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// closeStreams ends the event streams; it is idempotent.
+func (s *Server) closeStreams() { s.quitOnce.Do(func() { close(s.quit) }) }
+
 // Addr is the bound address (valid after Start).
 func (s *Server) Addr() netip.AddrPort {
 	s.mu.Lock()
@@ -163,6 +175,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	s.closeStreams()
 	if srv == nil {
 		return nil
 	}

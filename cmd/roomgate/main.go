@@ -5,6 +5,7 @@
 //
 //	roomgate [serve] [--config FILE]       run the server (the default)
 //	roomgate conference create|list|show|delete ...
+//	roomgate user|group|template ...
 //	roomgate config defaults|keys|check
 //	roomgate h323 decode [-kind uuie|ras|h245|q931] [HEX]
 //	roomgate version
@@ -39,6 +40,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serveCommand(ctx, args, stderr)
 	case "conference", "conferences":
 		err = conferenceCommand(ctx, args, stdout, stderr)
+	case "user", "users":
+		err = userCommand(ctx, args, stdout, stderr)
+	case "group", "groups":
+		err = groupCommand(ctx, args, stdout, stderr)
+	case "template", "templates":
+		err = templateCommand(ctx, args, stdout, stderr)
 	case "config":
 		err = configCommand(args, stdout, stderr)
 	case "h323":
@@ -79,6 +86,10 @@ func usage(w io.Writer) {
   roomgate [serve] [--config FILE]         run the server (embedded defaults without --config)
   roomgate conference create --id ID --name NAME [--max-participants N] [--pin PIN] [--moderator-pin PIN]
   roomgate conference list | show --id ID | delete --id ID
+  roomgate user create --id ID [--name N] [--email E] [--role user|operator|admin] (--password P | --password-file F)
+  roomgate user list | show --id ID | passwd --id ID ... | delete --id ID
+  roomgate group create|set --id ID [--name N] --members a,b | list | show --id ID | delete --id ID
+  roomgate template save --conference ID [--name N] | use --id T [--conference ID] [--name N] | list | show | delete
   roomgate config defaults                  print the embedded default configuration
   roomgate config keys                      list every key and its environment variable
   roomgate config check [--config FILE]     validate a configuration and exit
