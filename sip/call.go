@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomgate/roomgate/bridge"
 	"github.com/roomgate/roomgate/bridge/codec"
+	"github.com/roomgate/roomgate/bridge/dtmf"
 	"github.com/roomgate/roomgate/conf"
 )
 
@@ -58,6 +59,7 @@ type call struct {
 	contactHost         string
 	peerAllowsUpdate    bool
 	peerTimer           bool
+	dtmf                dtmfState
 
 	mu          sync.Mutex
 	state       callState
@@ -182,6 +184,10 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 			c.terminate(endCause, false)
 		}
 	}()
+	if err := c.initDTMF(req); err != nil {
+		reject(500, "Server Internal Error", err)
+		return
+	}
 
 	cancelled := make(chan struct{})
 	var cancelOnce sync.Once
@@ -513,11 +519,16 @@ func (c *call) handleAck(req *sipmsg.Request) {
 
 // onMediaEvent receives the leg's events; it must not block.
 func (c *call) onMediaEvent(ev bridge.Event) {
-	if ev.Kind == bridge.EventMediaTimeout {
+	switch ev.Kind {
+	case bridge.EventMediaTimeout:
 		c.s.track(func() {
 			c.log.Info("media timeout, hanging up")
 			c.terminate(bridge.ErrMediaTimeout, true)
 		})
+	case bridge.EventDTMF:
+		// Stamped on our clock, like INFO digits, so that the two methods
+		// compare on one time base.
+		c.pushDigit(ev.Digit, dtmf.SourceRFC4733, c.s.clock.Now())
 	}
 }
 

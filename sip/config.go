@@ -41,6 +41,12 @@ type Config struct {
 	AnswerDelay time.Duration
 	// UserAgent is sent in User-Agent and Server headers.
 	UserAgent string
+	// OnDigit, when set, receives every DTMF key press of a call, once,
+	// whether it came as an RFC 4733 event or a SIP INFO (or both). It is
+	// called on the goroutine that received the digit (the call's media leg
+	// or its SIP request handler) and must not block: hand the digit to a
+	// channel or a goroutine of your own.
+	OnDigit func(DigitEvent)
 }
 
 // withDefaults fills zero values and checks the rest.

@@ -40,7 +40,15 @@
 //     a re-INVITE the current codec comes first, so a refresh never flips
 //     codecs. We answer one codec per audio line, plus telephone-event at the
 //     codec's clock rate when offered, and port 0 for every other line.
+//   - DTMF: each call merges the key presses it hears as RFC 4733 events
+//     (reported by the bridge) and as INFO bodies (application/dtmf-relay,
+//     application/dtmf) in one dtmf.Stream, so a phone that sends both
+//     presses each key once for Config.OnDigit. INFO with a body is read at
+//     most 20 a second per call (burst 40); the excess is answered 200 and
+//     counted, never refused, so a flood cannot become a storm of errors.
+//     Server.SendDTMF sends digits by INFO to peers that did not negotiate
+//     telephone-event; RFC 4733 sending belongs to the media leg.
 //
-// DTMF over SIP INFO, the IVR lobby for calls without a conference, digest
-// authentication, SRTP and dial-out (conf.Dialer) are not here yet.
+// The IVR lobby for calls without a conference, digest authentication,
+// SRTP, RFC 4733 sending and dial-out (conf.Dialer) are not here yet.
 package sip

@@ -32,6 +32,12 @@ var (
 	ErrConfig = errors.New("sip: invalid configuration")
 	// ErrMalformed is a SIP message that could not be parsed.
 	ErrMalformed = errors.New("sip: malformed message")
+	// ErrNoSuchCall is returned by Server.SendDTMF for a Call-ID that names
+	// no answered call.
+	ErrNoSuchCall = errors.New("sip: no such call")
+	// ErrNotSupported is returned for what a call cannot do, such as
+	// sending DTMF as RFC 4733 events, which only the media path can.
+	ErrNotSupported = errors.New("sip: not supported")
 )
 
 // StatusError is a failure that maps to a SIP final response.

@@ -42,8 +42,7 @@ func (c *call) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	case sipmsg.UPDATE:
 		c.handleUpdate(req, tx)
 	case sipmsg.INFO:
-		// DTMF over INFO (application/dtmf-relay) comes with the IVR.
-		s.respond(tx, req, 200, "OK", nil)
+		c.handleInfo(req, tx)
 	case sipmsg.OPTIONS:
 		s.respondCapabilities(tx, req)
 	default:

@@ -1,5 +1,3 @@
-//go:build interop
-
 package sip
 
 import (
@@ -58,12 +56,32 @@ type baresip struct {
 	rd   *bufio.Reader
 }
 
+// startBaresip runs baresip with a fresh config on free loopback ports. The
+// ports are only free when picked, and baresip also binds SIP/TLS on the
+// next port up, so a start that loses a port to another program is retried
+// on new ones.
 func startBaresip(t *testing.T, codecs string) *baresip {
 	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
 		t.Fatalf("baresip is not installed (apt-get install baresip): %v", err)
 	}
+	const attempts = 5
+	for i := 1; ; i++ {
+		b, out, err := tryStartBaresip(t, bin, codecs)
+		if err == nil {
+			return b
+		}
+		if i == attempts || !strings.Contains(out, "Address already in use") {
+			t.Fatalf("starting baresip (attempt %d): %v\n%s", i, err, tail([]byte(out), 4000))
+		}
+		t.Logf("baresip lost a port to another program, retrying: %v", err)
+	}
+}
+
+// tryStartBaresip starts baresip once; on failure it returns its output.
+func tryStartBaresip(t *testing.T, bin, codecs string) (*baresip, string, error) {
+	t.Helper()
 	dir := t.TempDir()
 	sipPort, ctrlPort := freePort(t, "udp"), freePort(t, "tcp")
 	lo, hi := freeRange(t, 20)
@@ -99,35 +117,52 @@ ctrl_tcp_listen 127.0.0.1:%d
 	}
 	cmd := exec.Command(bin, "-f", dir, "-t", "60")
 	cmd.Dir = dir
-	out, err := os.Create(filepath.Join(dir, "baresip.out"))
+	outPath := filepath.Join(dir, "baresip.out")
+	out, err := os.Create(outPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
+		out.Close()
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	b := &baresip{t: t, cmd: cmd}
-	t.Cleanup(func() {
+	stop := func() {
 		if b.conn != nil {
 			b.conn.Close()
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		<-exited
 		out.Close()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "baresip.out"))
-			t.Logf("baresip output:\n%s", tail(log, 4000))
-		}
-	})
-	for deadline := time.Now().Add(waitFor); ; time.Sleep(50 * time.Millisecond) {
+	}
+	output := func() string {
+		log, _ := os.ReadFile(outPath)
+		return string(log)
+	}
+	for deadline := time.Now().Add(waitFor); ; {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ctrlPort))
 		if err == nil {
 			b.conn, b.rd = c, bufio.NewReader(c)
-			return b
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("baresip output:\n%s", tail([]byte(output()), 4000))
+				}
+			})
+			return b, "", nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("baresip ctrl_tcp never came up: %v", err)
+			stop()
+			return nil, output(), fmt.Errorf("ctrl_tcp never came up: %w", err)
+		}
+		select {
+		case <-exited:
+			stop()
+			return nil, output(), fmt.Errorf("baresip exited before ctrl_tcp came up")
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

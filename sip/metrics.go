@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomgate/roomgate/bridge/dtmf"
 )
 
 // metrics are the Prometheus collectors of one Server.
@@ -14,6 +16,26 @@ type metrics struct {
 	malformed *prometheus.CounterVec
 	calls     *prometheus.CounterVec
 	active    prometheus.Gauge
+	dtmfVec   *prometheus.CounterVec
+	// dtmf holds the series of dtmfVec by source and verdict, resolved
+	// once so that counting a digit allocates nothing.
+	dtmf [dtmfSources + 1][dtmfVerdicts + 1]prometheus.Counter
+}
+
+// Sizes of the dtmf counter table: the highest dtmf.Source and dtmf.Verdict.
+const (
+	dtmfSources  = int(dtmf.SourceH245)
+	dtmfVerdicts = int(dtmf.Limited)
+)
+
+// countDTMF counts one digit report by source and verdict.
+func (m *metrics) countDTMF(src dtmf.Source, v dtmf.Verdict) {
+	if int(src) > dtmfSources || int(v) > dtmfVerdicts {
+		return
+	}
+	if c := m.dtmf[src][v]; c != nil {
+		c.Inc()
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,11 +60,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "roomgate_sip_active_calls",
 			Help: "SIP calls answered and not yet ended.",
 		}),
+		dtmfVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_sip_dtmf_total",
+			Help: "DTMF digits received on SIP calls, by source (rfc4733, info) and verdict " +
+				"(accepted, duplicate, garbage, limited).",
+		}, []string{"source", "verdict"}),
+	}
+	// A SIP call hears digits by these two methods only.
+	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceINFO} {
+		for v := dtmf.Accepted; int(v) <= dtmfVerdicts; v++ {
+			m.dtmf[src][v] = m.dtmfVec.WithLabelValues(src.String(), v.String())
+		}
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.malformed, m.calls, m.active} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.malformed, m.calls, m.active, m.dtmfVec} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if errors.As(err, &already) {

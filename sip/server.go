@@ -489,7 +489,7 @@ func (s *Server) send(tx sipmsg.ServerTransaction, res *sipmsg.Response) {
 func capabilityHeaders() []sipmsg.Header {
 	return []sipmsg.Header{
 		sipmsg.NewHeader("Allow", allowedMethods),
-		sipmsg.NewHeader("Accept", "application/sdp"),
+		sipmsg.NewHeader("Accept", "application/sdp, "+infoAccept),
 		sipmsg.NewHeader("Supported", "timer"),
 	}
 }

@@ -433,41 +433,57 @@ func TestCancelWhileRinging(t *testing.T) {
 func TestAnswerDelayRings(t *testing.T) {
 	h := newHarness(t, Config{AnswerDelay: 3 * time.Second})
 	p := newPeer(t, h.s.Addr().String(), "udp")
-	done := make(chan *dialog, 1)
-	errc := make(chan error, 1)
-	go func() {
-		d, err := p.tryCall(p.newInvite("1000", offer(30000, "")))
-		errc <- err
-		done <- d
-	}()
-	// Time moves only when we say so: wait until the ringing timer is armed.
+	inv := p.newInvite("1000", offer(30000, ""))
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	tx, err := p.cli.TransactionRequest(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	next := func() *sipmsg.Response {
+		t.Helper()
+		select {
+		case res := <-tx.Responses():
+			return res
+		case <-tx.Done():
+			t.Fatalf("INVITE transaction ended: %v", tx.Err())
+		case <-ctx.Done():
+			t.Fatal("no response to INVITE")
+		}
+		return nil
+	}
+	// Time moves only when we say so: the call rings until it does, and
+	// the 180 must have arrived before the answer is allowed to.
+	var ring *sipmsg.Response
+	for ring == nil {
+		res := next()
+		switch {
+		case res.StatusCode == 180:
+			ring = res
+		case res.StatusCode >= 200:
+			t.Fatalf("answered %d before ringing", res.StatusCode)
+		}
+	}
 	for h.clock.pending() == 0 {
 		select {
-		case err := <-errc:
-			t.Fatalf("call ended before ringing: %v", err)
+		case <-tx.Done():
+			t.Fatalf("INVITE transaction ended: %v", tx.Err())
 		case <-time.After(time.Millisecond):
 		}
 	}
 	h.clock.Advance(3 * time.Second)
-	if err := <-errc; err != nil {
-		t.Fatal(err)
+	res := next()
+	for res.IsProvisional() {
+		res = next()
 	}
-	d := <-done
-	if d.res.StatusCode != 200 {
-		t.Fatalf("answered %d", d.res.StatusCode)
+	if res.StatusCode != 200 {
+		t.Fatalf("answered %d", res.StatusCode)
 	}
-	ringing := false
-	for _, r := range d.provs {
-		if r.StatusCode == 180 {
-			ringing = true
-			if tag, _ := r.To().Params.Get("tag"); tag != mustTag(d.res) {
-				t.Errorf("180 tag %q differs from 200 tag %q", tag, mustTag(d.res))
-			}
-		}
+	if tag, _ := ring.To().Params.Get("tag"); tag != mustTag(res) {
+		t.Errorf("180 tag %q differs from 200 tag %q", tag, mustTag(res))
 	}
-	if !ringing {
-		t.Error("no 180 Ringing")
-	}
+	d := &dialog{p: p, invite: inv, res: res, cseq: inv.CSeq().SeqNo}
 	d.ack(nil)
 	d.do(sipmsg.BYE, nil)
 	h.left()
