@@ -77,6 +77,7 @@ type call struct {
 	serverOffer bool        // an INVITE/UPDATE of the peer is being processed
 	clientOffer bool        // our re-INVITE/UPDATE is outstanding
 	timer       sessionTimer
+	muted       bool // the moderator closed this caller's microphone
 }
 
 // pendingAck is a 2xx to an INVITE that is retransmitted until its ACK.
@@ -256,6 +257,9 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	c.mu.Lock()
 	c.leg = leg
 	gone = c.state == stateTerminated
+	if c.muted {
+		setLegMuted(leg, true) // muted by a moderator while the leg was being made
+	}
 	c.mu.Unlock()
 	if gone {
 		// Hung up while the leg was being made: terminate missed it.
@@ -552,6 +556,26 @@ func (c *call) Hangup(cause error) {
 	}
 	if !c.s.track(func() { c.terminate(cause, true) }) {
 		c.terminate(cause, false)
+	}
+}
+
+// SetMuted closes or opens the caller's microphone in the mix; conf calls it
+// when a moderator mutes the participant (it makes call a conf.MutableLeg).
+// A mute that arrives before the media leg exists is applied when it does.
+func (c *call) SetMuted(muted bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.muted = muted
+	if c.leg != nil {
+		setLegMuted(c.leg, muted)
+	}
+}
+
+// setLegMuted mutes a media leg that supports it (*bridge.Leg does; test
+// fakes may not).
+func setLegMuted(leg MediaLeg, muted bool) {
+	if m, ok := leg.(interface{ SetMuted(bool) }); ok {
+		m.SetMuted(muted)
 	}
 }
 

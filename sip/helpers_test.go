@@ -191,6 +191,19 @@ type fakeLeg struct {
 	cause   error
 	closed  bool
 	startEr error
+	muted   bool
+}
+
+func (l *fakeLeg) SetMuted(m bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.muted = m
+}
+
+func (l *fakeLeg) isMuted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.muted
 }
 
 func (l *fakeLeg) LocalPort() int { return l.port }

@@ -93,6 +93,19 @@ func TestEarlyOfferJoinAndPeerBye(t *testing.T) {
 	if st := part.req.Leg.Stats(); st.PacketsIn != 7 {
 		t.Errorf("LegHandle.Stats = %+v, want the media leg's", st)
 	}
+	// A moderator's mute reaches the media leg through the LegHandle.
+	ml, ok := part.req.Leg.(conf.MutableLeg)
+	if !ok {
+		t.Fatal("the SIP leg handle is not a conf.MutableLeg")
+	}
+	ml.SetMuted(true)
+	if !leg.isMuted() {
+		t.Error("SetMuted(true) did not mute the media leg")
+	}
+	ml.SetMuted(false)
+	if leg.isMuted() {
+		t.Error("SetMuted(false) did not unmute the media leg")
+	}
 
 	res := d.do(sipmsg.BYE, nil)
 	if res.StatusCode != 200 {
