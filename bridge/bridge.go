@@ -212,12 +212,22 @@ func (b *Bridge) TickStats() (p50, p99 time.Duration, ticks, overruns uint64) {
 	return b.ticks.stats()
 }
 
+// ClockStats reports how the mixers kept their 20 ms clock since New: how
+// many frames were produced late, in a catch-up burst after a slow tick or a
+// late wake-up (harmless: the legs' jitter buffers absorb the burst), and how
+// many were skipped because a mixer fell more than maxCatchUp frames behind
+// (each skip is an audible gap on every leg of the room).
+func (b *Bridge) ClockStats() (late, skipped uint64) {
+	return b.ticks.lateFrames.Load(), b.ticks.skippedFrames.Load()
+}
+
 // tickWindow is how many recent ticks TickStats looks at.
 const tickWindow = 4096
 
 // tickRecorder keeps the most recent tick durations.
 type tickRecorder struct {
-	ticks, overruns atomic.Uint64
+	ticks, overruns           atomic.Uint64
+	lateFrames, skippedFrames atomic.Uint64
 
 	mu   sync.Mutex
 	ring [tickWindow]time.Duration
@@ -236,6 +246,18 @@ func (t *tickRecorder) record(d time.Duration, m *metrics) {
 	t.ring[t.n%tickWindow] = d
 	t.n++
 	t.mu.Unlock()
+}
+
+// late notes one frame produced after its deadline, in a catch-up burst.
+func (t *tickRecorder) late(m *metrics) {
+	t.lateFrames.Add(1)
+	m.lateFrames.Inc()
+}
+
+// skip notes frames dropped because the mixer fell too far behind.
+func (t *tickRecorder) skip(n int, m *metrics) {
+	t.skippedFrames.Add(uint64(n))
+	m.skippedFrames.Add(float64(n))
 }
 
 // stats computes the percentiles over the window.

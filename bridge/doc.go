@@ -5,7 +5,8 @@ package bridge
 // Goroutines. A leg runs one goroutine per socket (RTP, RTCP) that parses
 // packets and feeds the jitter buffer, and, when OnEvent is set, one that
 // delivers events so a slow callback never delays media (and may call Close).
-// A room runs one mixer goroutine on a 20 ms ticker; a room of more than
+// A room runs one mixer goroutine on a 20 ms clock (absolute deadlines with
+// bounded catch-up, see pacer.go); a room of more than
 // parallelSendMin legs also spreads its sends over GOMAXPROCS-1 workers. The
 // mixer never blocks on a leg: it takes each leg's mutex only to pull a frame
 // (the reader holds it only to insert a packet), and sends with non-blocking

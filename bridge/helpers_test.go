@@ -21,11 +21,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeClock is a manual clock; its tickers fire only when the test says.
+// fakeClock is a manual clock; its timers fire only when the test says (the
+// mixer then works out from Now how many frames are due).
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*fakeTicker
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
 }
 
 func newFakeClock() *fakeClock {
@@ -44,28 +45,31 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func (c *fakeClock) NewTicker(time.Duration) ticker {
-	t := &fakeTicker{c: make(chan time.Time)}
+func (c *fakeClock) NewTimer(time.Duration) timer {
+	t := &fakeTimer{c: make(chan time.Time)}
 	c.mu.Lock()
-	c.tickers = append(c.tickers, t)
+	c.timers = append(c.timers, t)
 	c.mu.Unlock()
 	return t
 }
 
-// lastTicker returns the most recently created ticker.
-func (c *fakeClock) lastTicker() *fakeTicker {
+// lastTimer returns the most recently created timer.
+func (c *fakeClock) lastTimer() *fakeTimer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.tickers) == 0 {
+	if len(c.timers) == 0 {
 		return nil
 	}
-	return c.tickers[len(c.tickers)-1]
+	return c.timers[len(c.timers)-1]
 }
 
-type fakeTicker struct{ c chan time.Time }
+// fakeTimer fires when a test sends on c; an unbuffered channel makes the
+// send return only once the mixer has taken the wake-up.
+type fakeTimer struct{ c chan time.Time }
 
-func (t *fakeTicker) C() <-chan time.Time { return t.c }
-func (t *fakeTicker) Stop()               {}
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+func (t *fakeTimer) Reset(time.Duration) {}
+func (t *fakeTimer) Stop()               {}
 
 // l16 is a lossless test codec: 16-bit big-endian linear PCM at any rate, so
 // that mixing arithmetic can be checked sample for sample.

@@ -15,7 +15,9 @@ package bridge
 //     (or resumed after a long silence): the buffer resets and starts again
 //     from that packet.
 //   - A packet less than jbRestartGap but more than the ring's capacity ahead
-//     pushes the cursor forward: drop oldest under pressure.
+//     pushes the cursor forward: drop oldest under pressure. This is the last
+//     resort; the playout stage (playout.go) keeps the depth near its target
+//     long before the ring fills.
 //   - Telephone-event packets share the sequence space with audio (RFC 4733
 //     §2.1); they are stored as "skip" slots so that playout steps over them
 //     instead of concealing a loss that did not happen.

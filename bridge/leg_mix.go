@@ -57,6 +57,7 @@ type legMix struct {
 	sentSinceReport bool
 	nextRTCP        time.Time
 	concealed       uint64 // playout.concealed already counted in metrics
+	compressed      uint64 // playout.compressed already counted in metrics
 }
 
 // init preallocates the buffers and picks random initial sequence number and
@@ -78,9 +79,10 @@ func (mx *legMix) init(ssrc uint32) {
 }
 
 // prepare runs at the start of a tick: it takes the leg's current media
-// settings and pulls its 20 ms frame. It returns whether the media timeout
-// fired and an RTCP report to send, if one is due.
-func (l *Leg) prepare(now time.Time) (timeout bool, report []byte) {
+// settings and pulls its 20 ms frame (catchUp: an overdue frame of a burst).
+// It returns whether the media timeout fired and an RTCP report to send, if
+// one is due.
+func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte) {
 	mx := &l.mx
 	l.mu.Lock()
 	if l.gen != mx.gen {
@@ -96,10 +98,15 @@ func (l *Leg) prepare(now time.Time) (timeout bool, report []byte) {
 	live := l.started && dir == SendRecv && l.ctx.Err() == nil
 	mx.recv = live && !l.muted
 	mx.dest = l.rtpDest()
+	l.play.catchUp = catchUp
 	mx.have = mx.recv && l.play.pull(mx.pcm)
 	if c := l.play.concealed; c != mx.concealed {
 		l.b.metrics.concealed.Add(float64(c - mx.concealed))
 		mx.concealed = c
+	}
+	if c := l.play.compressed; c != mx.compressed {
+		l.b.metrics.compressed.Add(float64(c - mx.compressed))
+		mx.compressed = c
 	}
 	if live && !l.timedOut && l.b.cfg.MediaTimeout > 0 && now.Sub(l.activity) >= l.b.cfg.MediaTimeout {
 		l.timedOut = true

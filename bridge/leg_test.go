@@ -125,12 +125,12 @@ func TestLegDTMF(t *testing.T) {
 	}
 }
 
-// tickVia fires the room's running mixer through its fake ticker.
+// tickVia wakes the room's running mixer through its fake timer.
 func tickVia(t *testing.T, clk *fakeClock) {
 	t.Helper()
-	waitFor(t, "the mixer's ticker", func() bool { return clk.lastTicker() != nil })
+	waitFor(t, "the mixer's timer", func() bool { return clk.lastTimer() != nil })
 	select {
-	case clk.lastTicker().c <- clk.Now():
+	case clk.lastTimer().c <- clk.Now():
 	case <-time.After(2 * time.Second):
 		t.Fatal("mixer not ticking")
 	}
@@ -158,6 +158,8 @@ func TestLegMediaTimeout(t *testing.T) {
 	held := mk("held", RecvOnly)
 	updated := mk("updated", SendRecv)
 
+	// The mixer's clock starts when its goroutine does.
+	waitFor(t, "the mixer's timer", func() bool { return clk.lastTimer() != nil })
 	clk.Advance(900 * time.Millisecond)
 	tickVia(t, clk)
 	if err := updated.Update(StreamParams{Codec: pcmu, EventPayloadType: -1, Remote: netipLocal(9), Direction: SendRecv}); err != nil {

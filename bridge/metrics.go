@@ -34,6 +34,9 @@ type metrics struct {
 	legs, rooms           prometheus.Gauge
 	tickSeconds           prometheus.Histogram
 	overruns              prometheus.Counter
+	lateFrames            prometheus.Counter
+	skippedFrames         prometheus.Counter
+	compressed            prometheus.Counter
 
 	dropWrongSource, dropUnknownPT, dropMalformed, dropOversized prometheus.Counter
 	dropLate, dropDuplicate, dropNotStarted, dropOverflow        prometheus.Counter
@@ -80,6 +83,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: tickBuckets(),
 		}),
 		overruns: counter("roomgate_mixer_overruns_total", "Mixer ticks that took longer than 20 ms."),
+		lateFrames: counter("roomgate_mixer_late_frames_total",
+			"Mixer frames produced after their deadline, in a catch-up burst (no audio lost)."),
+		skippedFrames: counter("roomgate_mixer_skipped_frames_total",
+			"Mixer frames skipped because the mixer fell more than 5 frames behind (a gap on every leg)."),
+		compressed: counter("roomgate_bridge_jitter_compressed_total",
+			"Received packets dropped from a jitter buffer that stayed deeper than its target (drift, bursts)."),
 	}
 	if reg != nil {
 		// A second bridge on the same registry (a restart, tests) shares
@@ -101,6 +110,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		for _, c := range []*prometheus.Counter{
 			&m.packetsIn, &m.packetsOut, &m.bytesIn, &m.bytesOut, &m.sendErrors, &m.rtcpIn, &m.rtcpOut,
 			&m.rtcpErrors, &m.dtmfEvents, &m.concealed, &m.mediaTimeouts, &m.overruns,
+			&m.lateFrames, &m.skippedFrames, &m.compressed,
 		} {
 			if got, ok := register(*c).(prometheus.Counter); ok {
 				*c = got

@@ -49,7 +49,15 @@ type room struct {
 	tickN  uint64
 	work   chan sendRange // to the send workers of a large room
 	sendWG sync.WaitGroup
+
+	catchUp    bool      // this tick is part of a burst of overdue frames
+	skipped    int       // frames skipped since skipLogged
+	skipLogged time.Time // when skipped frames were last logged
 }
+
+// skipLogEvery limits the warning about skipped frames: a starved machine
+// skips often, and the counter already has the numbers.
+const skipLogEvery = 10 * time.Second
 
 // encGroup is the shared encode of the full mix for all non-talkers of one
 // codec.
@@ -85,19 +93,66 @@ func (r *room) setRate(rate int) {
 	r.frame = rate * codec.FrameDuration / 1000
 }
 
-// run is the mixer goroutine.
+// run is the mixer goroutine. It produces exactly one frame per 20 ms of the
+// room's clock: wake-ups are scheduled at absolute deadlines (see pacer), and
+// a late wake-up is followed by the frames it missed, so that every leg gets
+// 50 packets a second with continuous timestamps however the goroutine is
+// scheduled. Only a stall of more than maxCatchUp frames loses frames; they
+// are counted, and the legs' timestamps still advance over the gap.
 func (r *room) run() {
-	t := r.b.clk.NewTicker(tickPeriod)
+	clk := r.b.clk
+	p := pacer{start: clk.Now(), period: tickPeriod}
+	t := clk.NewTimer(tickPeriod)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C():
+		}
+		now := clk.Now()
+		produce, skip := p.advance(now)
+		if skip > 0 {
+			r.skip(skip)
+			r.b.ticks.skip(skip, r.b.metrics)
+			r.skipped += skip
+			if now.Sub(r.skipLogged) >= skipLogEvery {
+				r.b.log.Warn("mixer fell behind: frames skipped", "conf", r.name, "frames", r.skipped)
+				r.skipped, r.skipLogged = 0, now
+			}
+		}
+		r.catchUp = produce > 1
+		for i := range produce {
+			if i > 0 {
+				if r.ctx.Err() != nil {
+					return
+				}
+				r.b.ticks.late(r.b.metrics)
+				now = clk.Now()
+			}
 			start := time.Now()
-			r.tick(r.b.clk.Now())
+			r.tick(now)
 			r.b.ticks.record(time.Since(start), r.b.metrics)
 		}
+		t.Reset(p.wait(clk.Now()))
+	}
+}
+
+// skip accounts for frames the mixer could not produce in time: each leg's
+// RTP timestamp advances over the gap and its next packet carries the marker
+// bit, so that its peer sees the elapsed time (RFC 3550 §5.1) instead of
+// silently shifted audio.
+func (r *room) skip(frames int) {
+	r.sync()
+	r.acquire()
+	defer r.release()
+	for _, l := range r.active {
+		mx := &l.mx
+		if mx.enc == nil {
+			continue
+		}
+		mx.ts += uint32(frames) * mx.info.TimestampStep()
+		mx.marker = true
 	}
 }
 
@@ -150,7 +205,7 @@ func (r *room) tick(now time.Time) {
 	// 1. Pull a frame from every leg; find the mix rate.
 	rate := 8000
 	for _, l := range r.active {
-		timeout, report := l.prepare(now)
+		timeout, report := l.prepare(now, r.catchUp)
 		mx := &l.mx
 		if (mx.send || mx.recv) && mx.info.SampleRate > rate {
 			rate = mx.info.SampleRate

@@ -11,10 +11,22 @@ const (
 	// underrunStepMs is added to the playout delay on every underrun, so a
 	// leg whose packets arrive later than the delay allows gets more room.
 	underrunStepMs = 10
-	// shrinkAfter pulls with the buffer at least two frames over the target
-	// drop one packet, bringing the delay back down (and absorbing a sender
-	// clock that runs faster than ours).
-	shrinkAfter = 50
+	// compressWindow is the number of pulls over which the buffer's
+	// standing depth is measured: the smallest depth seen before a pull in
+	// the window. Jitter makes the depth swing, but its minimum only stays
+	// above the target when audio is piling up: a sender clock faster than
+	// ours, a burst after a network stall, frames a late mixer could not
+	// take. The excess is then dropped ("compressed") down to the target.
+	compressWindow = 25 // 500 ms
+	// compressWaitPulls is how long a pending drop waits for a silent packet
+	// (dropping silence is inaudible) before it drops whatever comes next.
+	compressWaitPulls = 25 // 500 ms
+	// compressNowFrames of excess are dropped without waiting for silence:
+	// that much extra delay hurts the conversation more than a glitch.
+	compressNowFrames = 4
+	// silentEnergy is the mean square under which a decoded packet counts as
+	// silent for compression: about -50 dBFS, the talker floor.
+	silentEnergy = floorEnergy
 	// decayEvery pulls, one underrun step is given back.
 	decayEvery = 500
 	// maxTSJumpMs between consecutive packets is treated as a restart.
@@ -27,7 +39,11 @@ const (
 // PCM per mixer tick. Packets of 10, 20, 30 ms (any length the decoder takes)
 // are decoded into a small FIFO; lost packets are concealed by the decoder.
 // It starts playing once the buffer holds the target delay and stops (the
-// leg is silent) when it runs dry, to start again at the target.
+// leg is silent) when it runs dry, to start again at the target. When the
+// buffer stays deeper than the target for a while (a sender clock faster than
+// ours, a burst, frames a late mixer skipped), it drops packets down to the
+// target, silent ones by preference, so that the delay cannot creep up; the
+// ring's overflow (dropping the oldest) is only the last resort.
 type playout struct {
 	jb        jitterBuffer
 	dec       codec.Decoder
@@ -42,9 +58,20 @@ type playout struct {
 	minDelay, maxDelay uint32  // RTP clock units
 	extra              uint32  // grown on underruns
 	jitter             float64 // RFC 3550 J, RTP clock units
-	over, pulls        int
+	pulls              int
+	// catchUp is set while the mixer produces overdue frames in a burst:
+	// an empty buffer then most likely means that the packets are as late
+	// as the mixer (the whole process was descheduled), not that the sender
+	// needs more delay, so it is not an underrun (see pull).
+	catchUp bool
 
-	concealed, underruns, shrinks uint64
+	// Compression (see compressWindow).
+	window   int    // pulls in the current window
+	minDepth uint32 // smallest depth before a pull in the window
+	drop     uint32 // RTP clock units still to drop
+	dropWait int    // pulls the pending drop has waited for silence
+
+	concealed, underruns, compressed, catchUpGaps uint64
 }
 
 // configure prepares the playout for a decoder; it discards buffered audio.
@@ -78,7 +105,21 @@ func (p *playout) reset() {
 	p.lastN = 0
 	p.playing = false
 	p.extra = 0
-	p.over = 0
+	p.restartWindow()
+	p.drop, p.dropWait = 0, 0
+}
+
+// restartWindow starts a new measurement of the standing depth.
+func (p *playout) restartWindow() {
+	p.window = 0
+	p.minDepth = ^uint32(0)
+}
+
+// depth is the audio waiting to be played, in RTP clock units: the jitter
+// buffer (one packet duration per occupied slot) and the decoded samples not
+// yet played.
+func (p *playout) depth() uint32 {
+	return p.jb.buffered() + uint32(len(p.fifo))*p.frameTS/uint32(p.frame)
 }
 
 // target is the current playout delay in RTP clock units.
@@ -102,8 +143,9 @@ func (p *playout) pull(out []int16) bool {
 			return false
 		}
 		p.playing = true
-		p.over = 0
+		p.restartWindow()
 	}
+	p.measure()
 	for len(p.fifo) < p.frame {
 		payload, kind := p.jb.pop()
 		switch kind {
@@ -115,14 +157,24 @@ func (p *playout) pull(out []int16) bool {
 				continue
 			}
 			p.lastN = n
+			if p.drop > 0 && p.dropThis(room[:n]) {
+				continue // decoded (a stateful decoder stays in step), not played
+			}
 			p.fifo = p.fifo[:len(p.fifo)+n]
 		case popLost:
 			p.conceal()
 		case popSkip:
 		case popEmpty:
-			p.playing = false
-			p.underruns++
-			p.extra = min(p.extra+uint32(p.clockRate*underrunStepMs/1000), p.maxDelay)
+			if p.catchUp {
+				// Keep playing at the same target: the packets this frame
+				// needed arrive with the readers' own catch-up, one frame
+				// deeper, and compression evens that out.
+				p.catchUpGaps++
+			} else {
+				p.playing = false
+				p.underruns++
+				p.extra = min(p.extra+uint32(p.clockRate*underrunStepMs/1000), p.maxDelay)
+			}
 			if len(p.fifo) == 0 {
 				return false
 			}
@@ -135,7 +187,9 @@ func (p *playout) pull(out []int16) bool {
 	copy(out[:p.frame], p.fifo)
 	rest := copy(p.fifo, p.fifo[p.frame:])
 	p.fifo = p.fifo[:rest]
-	p.shrink()
+	if p.drop > 0 {
+		p.dropWait++
+	}
 	return true
 }
 
@@ -159,22 +213,43 @@ func (p *playout) conceal() {
 	}
 }
 
-// shrink drops one packet when the buffer has stayed well above the target.
-func (p *playout) shrink() {
-	if p.jb.buffered() <= p.target()+2*p.frameTS {
-		p.over = 0
+// measure notes the depth before a pull and, at the end of each window,
+// schedules the drop of whatever the depth never fell below the target.
+func (p *playout) measure() {
+	p.minDepth = min(p.minDepth, p.depth())
+	p.window++
+	if p.window < compressWindow {
 		return
 	}
-	p.over++
-	if p.over < shrinkAfter {
-		return
+	// Playout starts once the buffer holds the target; in whole packets
+	// that is the target rounded up, which is the depth to come back to.
+	pkt := max(p.jb.frameTS, 1)
+	level := (p.target() + pkt - 1) / pkt * pkt
+	if p.drop == 0 && p.minDepth >= level+p.frameTS {
+		p.drop, p.dropWait = p.minDepth-level, 0
+		if p.drop >= compressNowFrames*p.frameTS {
+			p.dropWait = compressWaitPulls // too much to wait for silence
+		}
 	}
-	p.over = 0
-	payload, kind := p.jb.pop()
-	if kind == popPacket {
-		// Decode into the scratch space beyond the FIFO so a stateful
-		// decoder stays in step, then forget the samples.
-		_, _ = p.dec.Decode(payload, p.fifo[len(p.fifo):cap(p.fifo)])
+	p.restartWindow()
+}
+
+// dropThis decides whether the packet just decoded into pcm is dropped to
+// pay off a pending drop: a silent one at once, any one when the excess is
+// large or has waited too long for silence. It never drops the last packet
+// buffered, so compression cannot cause an underrun.
+func (p *playout) dropThis(pcm []int16) bool {
+	if p.jb.count == 0 {
+		return false
 	}
-	p.shrinks++
+	if p.dropWait < compressWaitPulls && frameEnergy(pcm) >= silentEnergy {
+		return false
+	}
+	d := uint32(len(pcm)) * p.frameTS / uint32(p.frame)
+	p.drop -= min(p.drop, max(d, 1))
+	if p.drop < p.jb.frameTS/2 {
+		p.drop, p.dropWait = 0, 0 // less than half a packet: not worth a drop
+	}
+	p.compressed++
+	return true
 }

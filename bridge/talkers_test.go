@@ -104,3 +104,37 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+func TestFrameEnergy(t *testing.T) {
+	naive := func(pcm []int16) float64 {
+		var acc float64
+		for _, v := range pcm {
+			acc += float64(v) * float64(v)
+		}
+		return acc / float64(len(pcm))
+	}
+	full := make([]int16, 963) // not a multiple of the four lanes
+	for i := range full {
+		full[i] = int16(int32(i*7919)%65536 - 32768)
+	}
+	full[0], full[1] = -32768, 32767
+	for _, n := range []int{0, 1, 3, 4, 5, 160, 320, 963} {
+		pcm := full[:n]
+		want := 0.0
+		if n > 0 {
+			want = naive(pcm)
+		}
+		if got := frameEnergy(pcm); got != want {
+			t.Errorf("%d samples: energy %v, want %v", n, got, want)
+		}
+	}
+}
+
+func BenchmarkFrameEnergy(b *testing.B) {
+	pcm := make([]int16, 160)
+	tone(pcm, 8000, 440, 8000, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		frameEnergy(pcm)
+	}
+}
