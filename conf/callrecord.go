@@ -158,8 +158,10 @@ func (s *Service) FlushCallRecords(ctx context.Context) error {
 	}
 }
 
-// Close flushes the queued call records; call it before closing the store.
+// Close cancels invitation calls in flight and flushes the queued call
+// records; call it before closing the store.
 // Live legs are not touched: the signalling packages end them first.
 func (s *Service) Close(ctx context.Context) error {
+	s.StopDialing() // invitation calls first: they may still join legs
 	return s.FlushCallRecords(ctx)
 }

@@ -32,6 +32,7 @@ type Event struct {
 	UserID        string    `json:"user_id,omitempty"`
 	By            string    `json:"by,omitempty"` // the user who caused it, when one did
 	Cause         string    `json:"cause,omitempty"`
+	Target        string    `json:"target,omitempty"` // invite_* events: the call string, without secrets
 	Time          time.Time `json:"time"`
 }
 

@@ -191,7 +191,7 @@ func (s *Service) admitLocked(c Conference, p *Participant) error {
 	if c.Locked {
 		return ErrLocked
 	}
-	if p.userID == "" && c.Access != AccessPublic {
+	if p.userID == "" && c.Access != AccessPublic && !isDialledLeg(p.leg) { // dialled legs: see dialer.go
 		return fmt.Errorf("guests may not join an internal conference: %w", ErrUnauthorized)
 	}
 	r := s.rooms[c.ID]

@@ -59,6 +59,8 @@ type Service struct {
 	events broker
 
 	cdr cdrQueue // call records waiting to be written
+
+	dial dialState // dialers and invitation calls in flight (dialer.go)
 }
 
 // room holds the live participants of one conference.

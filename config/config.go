@@ -56,6 +56,8 @@ type SIP struct {
 	SessionExpires time.Duration `mapstructure:"session_expires"`
 	MinSE          time.Duration `mapstructure:"min_se"`
 	UserAgent      string        `mapstructure:"user_agent"`
+	RingTimeout    time.Duration `mapstructure:"ring_timeout"`
+	OutboundProxy  string        `mapstructure:"outbound_proxy"`
 }
 
 // HTTP configures the REST API listener.
@@ -228,6 +230,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.AnswerDelay < 0 || c.SIP.AnswerDelay > time.Minute {
 		return &KeyError{Key: "sip.answer_delay", Value: c.SIP.AnswerDelay.String(), Accepted: "a duration between 0s and 1m"}
+	}
+	if c.SIP.RingTimeout < time.Second || c.SIP.RingTimeout > 10*time.Minute {
+		return &KeyError{Key: "sip.ring_timeout", Value: c.SIP.RingTimeout.String(), Accepted: "a duration between 1s and 10m"}
+	}
+	if c.SIP.OutboundProxy != "" && strings.ContainsAny(c.SIP.OutboundProxy, " /@;<>\"") {
+		return &KeyError{Key: "sip.outbound_proxy", Value: c.SIP.OutboundProxy, Accepted: "host or host:port of the proxy for #sip:user call strings"}
 	}
 	if c.SIP.MinSE < 90*time.Second {
 		return &KeyError{Key: "sip.min_se", Value: c.SIP.MinSE.String(), Accepted: "a duration of at least 90s (RFC 4028)"}

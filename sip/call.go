@@ -60,6 +60,7 @@ type call struct {
 	peerAllowsUpdate    bool
 	peerTimer           bool
 	dtmf                dtmfState
+	outbound            bool // we placed the call (dialout.go)
 
 	mu          sync.Mutex
 	state       callState

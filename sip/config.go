@@ -47,6 +47,18 @@ type Config struct {
 	// or its SIP request handler) and must not block: hand the digit to a
 	// channel or a goroutine of your own.
 	OnDigit func(DigitEvent)
+
+	// Dial-out (dialout.go).
+
+	// Trunks hold digest credentials for the hosts we call: a 401/407 from
+	// a host is answered with the trunk whose Host matches it.
+	Trunks []Trunk
+	// RingTimeout is how long an outgoing call may ring before we CANCEL
+	// it (default 60 s).
+	RingTimeout time.Duration
+	// OutboundProxy is host:port where calls to a user without a host
+	// (#sip:alice) go; empty refuses them.
+	OutboundProxy string
 }
 
 // withDefaults fills zero values and checks the rest.
@@ -71,6 +83,15 @@ func (c Config) withDefaults() (Config, []codec.Info, error) {
 	}
 	if c.AnswerDelay < 0 {
 		return c, nil, fmt.Errorf("%w: answer delay %v is negative", ErrConfig, c.AnswerDelay)
+	}
+	if c.RingTimeout < 0 {
+		return c, nil, fmt.Errorf("%w: ring timeout %v is negative", ErrConfig, c.RingTimeout)
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = DefaultRingTimeout
+	}
+	if err := checkTrunks(c.Trunks); err != nil {
+		return c, nil, err
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "Roomgate"

@@ -49,6 +49,7 @@
 //     Server.SendDTMF sends digits by INFO to peers that did not negotiate
 //     telephone-event; RFC 4733 sending belongs to the media leg.
 //
-// The IVR lobby for calls without a conference, digest authentication,
-// SRTP, RFC 4733 sending and dial-out (conf.Dialer) are not here yet.
+// Dial-out (Server.Dialer, a conf.Dialer for sip:, sips: and tel:) is in
+// dialout.go. The IVR lobby for calls without a conference, digest
+// authentication of callers, SRTP and RFC 4733 sending are not here yet.
 package sip

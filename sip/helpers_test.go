@@ -340,7 +340,10 @@ type peer struct {
 	server    string // host:port of the server under test
 	reqs      chan *sipmsg.Request
 	onRequest func(req *sipmsg.Request) (int, []byte) // answer to server requests
-	mu        sync.Mutex
+	// onInvite, when set, answers INVITEs itself (dial-out tests script
+	// provisional responses and headers).
+	onInvite func(req *sipmsg.Request, tx sipmsg.ServerTransaction)
+	mu       sync.Mutex
 }
 
 func newPeer(t *testing.T, serverAddr string, transport string) *peer {
@@ -372,8 +375,12 @@ func newPeer(t *testing.T, serverAddr string, transport string) *peer {
 		p.reqs <- req
 		code, body := 200, []byte(nil)
 		p.mu.Lock()
-		f := p.onRequest
+		f, inv := p.onRequest, p.onInvite
 		p.mu.Unlock()
+		if inv != nil && req.IsInvite() {
+			inv(req, tx)
+			return
+		}
 		if f != nil {
 			code, body = f(req)
 		}

@@ -81,6 +81,7 @@ func (s *Server) routes() http.Handler {
 	})
 	s.liveRoutes(route, auth)
 	s.bookRoutes(route, auth)
+	s.inviteRoutes(route, auth) // POST /conferences/{id}/invite (handlers_invite.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path, "")
 	})

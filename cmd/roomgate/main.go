@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = groupCommand(ctx, args, stdout, stderr)
 	case "template", "templates":
 		err = templateCommand(ctx, args, stdout, stderr)
+	case "callstring", "callstrings":
+		err = callstringCommand(args, stdout)
 	case "config":
 		err = configCommand(args, stdout, stderr)
 	case "h323":
@@ -90,6 +92,7 @@ func usage(w io.Writer) {
   roomgate user list | show --id ID | passwd --id ID ... | delete --id ID
   roomgate group create|set --id ID [--name N] --members a,b | list | show --id ID | delete --id ID
   roomgate template save --conference ID [--name N] | use --id T [--conference ID] [--name N] | list | show | delete
+  roomgate callstring parse STRING          print a call string's typed target as JSON
   roomgate config defaults                  print the embedded default configuration
   roomgate config keys                      list every key and its environment variable
   roomgate config check [--config FILE]     validate a configuration and exit

@@ -136,6 +136,8 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		MinSE:          cfg.SIP.MinSE,
 		AnswerDelay:    cfg.SIP.AnswerDelay,
 		UserAgent:      cfg.SIP.UserAgent,
+		RingTimeout:    cfg.SIP.RingTimeout,
+		OutboundProxy:  cfg.SIP.OutboundProxy,
 	}, sip.BridgeMedia(s.bridge), sip.ConfService(s.svc), log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring SIP: %w", err)
@@ -144,6 +146,9 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		s.sip = nil
 		return nil, fmt.Errorf("starting SIP on %s: %w", cfg.SIP.Listen, err)
 	}
+
+	// Invitations by call string dial out over SIP.
+	s.svc.RegisterDialer(s.sip.Dialer())
 
 	s.h323, err = call.NewServer(call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs},
 		call.BridgeMedia(s.bridge), call.ConfService(s.svc), log, reg)
@@ -168,6 +173,9 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 // Close stops the server in the order that lets every call end cleanly: SIP
 // first (BYE to every leg), then HTTP, the bridge and the store.
 func (s *server) Close() {
+	if s.svc != nil {
+		s.svc.StopDialing() // no new outgoing calls while shutting down
+	}
 	if s.sip != nil {
 		if err := s.sip.Close(); err != nil {
 			s.log.Warn("closing SIP", "err", err)
