@@ -8,7 +8,8 @@ import (
 
 // TestHotPathsDoNotAllocate guards the zero-allocation claim in ordinary
 // test runs (benchmarks only report it): receiving a packet and a mixer tick
-// with talkers, mix-minus and shared encodes.
+// with talkers, mix-minus and shared encodes, and in-band DTMF suppression
+// on the legs without telephone-event.
 func TestHotPathsDoNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -22,7 +23,11 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.Start(StreamParams{Codec: pcmu, EventPayloadType: 101, Remote: sink.addr}); err != nil {
+		ev := 101
+		if i%2 == 1 { // b (a talker), d and f: no telephone-event
+			ev = -1
+		}
+		if err := l.Start(StreamParams{Codec: pcmu, EventPayloadType: ev, Remote: sink.addr}); err != nil {
 			t.Fatal(err)
 		}
 		legs = append(legs, l)
@@ -70,5 +75,10 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}
 	if !legs[0].mx.spk.talking || legs[5].mx.spk.talking {
 		t.Fatal("the talkers are not the three tone legs")
+	}
+	for i, l := range legs {
+		if scanned := l.mx.sup != nil; scanned != (i%2 == 1) {
+			t.Errorf("leg %d: in-band DTMF suppressor present %v", i, scanned)
+		}
 	}
 }

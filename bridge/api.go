@@ -70,7 +70,9 @@ const (
 	// EventMediaTimeout: no RTP for MediaTimeout on a sendrecv stream; the
 	// signalling side should hang the call up.
 	EventMediaTimeout EventKind = iota + 1
-	// EventDTMF: a digit arrived as an RFC 4733 telephone-event (Digit is set).
+	// EventDTMF: a digit arrived as an RFC 4733 telephone-event or, on a
+	// stream without telephone-event, as in-band tones (Digit and Source
+	// are set).
 	EventDTMF
 	// EventTalking: the leg started (Talking true) or stopped talking.
 	EventTalking
@@ -82,6 +84,10 @@ type Event struct {
 	Digit   rune
 	Talking bool
 	At      time.Time
+	// Source says how an EventDTMF digit arrived: SourceRFC4733 or
+	// SourceInband, so that signalling can merge it with digits from other
+	// methods (SIP INFO) and count each method apart.
+	Source uint8
 }
 
 // LegOptions identifies a new leg.

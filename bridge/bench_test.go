@@ -14,12 +14,18 @@ import (
 
 // benchLeg returns a started leg whose remote is sink.
 func benchLeg(b *testing.B, br *Bridge, room, id string, info codec.Info, pt uint8, sink netip.AddrPort) *Leg {
+	return benchLegEvents(b, br, room, id, info, pt, 101, sink)
+}
+
+// benchLegEvents is benchLeg with telephone-event payload type eventPT (-1
+// for none: the leg's audio is scanned for in-band DTMF).
+func benchLegEvents(b *testing.B, br *Bridge, room, id string, info codec.Info, pt uint8, eventPT int, sink netip.AddrPort) *Leg {
 	b.Helper()
 	l, err := br.NewLeg(LegOptions{ID: id, Room: room})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := l.Start(StreamParams{Codec: info, PayloadType: pt, EventPayloadType: 101, Remote: sink, Direction: SendRecv}); err != nil {
+	if err := l.Start(StreamParams{Codec: info, PayloadType: pt, EventPayloadType: eventPT, Remote: sink, Direction: SendRecv}); err != nil {
 		b.Fatal(err)
 	}
 	return l
@@ -113,12 +119,13 @@ func encodeTone(b *testing.B, info codec.Info, freq float64) []byte {
 // sink socket that nobody reads (the kernel drops what overflows), so the
 // figure includes the send system calls.
 func benchRoom(b *testing.B, infos []codec.Info, pts []uint8, talkers int) {
-	benchRoomTo(b, infos, pts, talkers, true)
+	benchRoomTo(b, infos, pts, talkers, true, 101)
 }
 
 // benchRoomTo is benchRoom; with send false the legs have no remote address,
 // which leaves out the system calls and measures the mixing alone.
-func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, send bool) {
+// eventPT is every leg's telephone-event payload type (-1: none).
+func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, send bool, eventPT int) {
 	lo, hi := testPortRange(b, 2*len(infos)+200)
 	br, clk := newTestBridge(b, Config{PortMin: lo, PortMax: hi})
 	sink := newPeer(b)
@@ -129,7 +136,7 @@ func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, sen
 		if !send {
 			dest = netip.AddrPort{}
 		}
-		l := benchLeg(b, br, "bench", fmt.Sprint(i), info, pts[i], dest)
+		l := benchLegEvents(b, br, "bench", fmt.Sprint(i), info, pts[i], eventPT, dest)
 		if first == nil {
 			first = l
 		}
@@ -190,7 +197,23 @@ func BenchmarkMixerTickNoSend(b *testing.B) {
 			for i := range infos {
 				infos[i] = pcmu
 			}
-			benchRoomTo(b, infos, make([]uint8, n), 3, false)
+			benchRoomTo(b, infos, make([]uint8, n), 3, false, 101)
+		})
+	}
+}
+
+// BenchmarkMixerTickInband is BenchmarkMixerTickNoSend with legs that
+// negotiated no telephone-event, so that every leg's audio also passes the
+// in-band DTMF suppressor: the difference per leg is its cost.
+func BenchmarkMixerTickInband(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("legs=%d", n), func(b *testing.B) {
+			pcmu := mustLookup(b, "PCMU")
+			infos := make([]codec.Info, n)
+			for i := range infos {
+				infos[i] = pcmu
+			}
+			benchRoomTo(b, infos, make([]uint8, n), 3, false, -1)
 		})
 	}
 }

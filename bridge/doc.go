@@ -22,7 +22,12 @@ package bridge
 // sent to; RecvOnly and Inactive legs are held: neither. RFC 4733 events are
 // never mixed: they become EventDTMF once per event (identified by its RTP
 // timestamp) and leave a "skip" in the jitter buffer so that their sequence
-// numbers are not concealed as loss.
+// numbers are not concealed as loss. A stream that negotiated no
+// telephone-event can only carry digits in-band: the mixer passes each of its
+// decoded frames through a dtmf.Suppressor, which reports presses as
+// EventDTMF with Source SourceInband and silences the frames around a tone, so
+// the room never hears the keys (the leg's audio is one frame later for it).
+// Such a leg is scanned even while muted.
 //
 // Sending. Each leg has its own random SSRC, sequence number and timestamp
 // for its life. The timestamp advances by one frame per tick even while the

@@ -2,6 +2,15 @@ package bridge
 
 import "fmt"
 
+// Sources of an EventDTMF digit, in Event.Source.
+const (
+	// SourceRFC4733: an RTP telephone-event.
+	SourceRFC4733 uint8 = 0
+	// SourceInband: tones detected in the decoded audio of a stream that
+	// negotiated no telephone-event.
+	SourceInband uint8 = 1
+)
+
 // telephoneEvent is the payload of an RFC 4733 §2.3 telephone-event packet:
 //
 //	 0                   1                   2                   3

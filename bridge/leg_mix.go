@@ -1,12 +1,14 @@
 package bridge
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/pion/rtp"
 
 	"github.com/roomgate/roomgate/bridge/codec"
+	"github.com/roomgate/roomgate/bridge/dtmf"
 )
 
 // maxFrame is the largest 20 ms frame: 48 kHz.
@@ -41,6 +43,16 @@ type legMix struct {
 
 	spk speaker
 
+	// In-band DTMF, for streams without telephone-event: sup is built at the
+	// decoder's rate on the first tick that needs it after a codec change
+	// (nil with supFailed when the rate has no detector), tones is its
+	// preallocated output.
+	sup       *dtmf.Suppressor
+	supFailed bool
+	scanning  bool // the last tick scanned; a new run starts from a reset
+	wasRecv   bool // the last tick mixed the leg's audio (recv)
+	tones     []dtmf.Tone
+
 	// RTP sending: one SSRC for the leg's life; sequence and timestamp
 	// continue across holds and codec changes.
 	ssrc    uint32
@@ -70,6 +82,7 @@ func (mx *legMix) init(ssrc uint32) {
 	mx.pkt = make([]byte, rtpHeaderLen+codec.MaxPayload)
 	mx.payload = make([]byte, codec.MaxPayload)
 	mx.rtcpBuf = make([]byte, 0, 512)
+	mx.tones = make([]dtmf.Tone, 0, 8)
 	mx.ssrc = ssrc
 	r := nonZeroRand()
 	mx.seq = uint16(r)
@@ -91,6 +104,7 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 		mx.enc = l.enc
 		mx.inRS, mx.outRS, mx.rsRate = nil, nil, 0
 		mx.group = nil
+		mx.sup, mx.supFailed = nil, false
 	}
 	mx.pt = l.params.PayloadType
 	dir := l.params.Direction
@@ -99,7 +113,10 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 	mx.recv = live && !l.muted
 	mx.dest = l.rtpDest()
 	l.play.catchUp = catchUp
-	mx.have = mx.recv && l.play.pull(mx.pcm)
+	// Without telephone-event, digits can only be in the audio: scan it even
+	// while the leg is muted, and mix only what the suppressor lets through.
+	scan := live && l.params.EventPayloadType < 0
+	pulled := (mx.recv || scan) && l.play.pull(mx.pcm)
 	if c := l.play.concealed; c != mx.concealed {
 		l.b.metrics.concealed.Add(float64(c - mx.concealed))
 		mx.concealed = c
@@ -122,7 +139,66 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 		mx.nextRTCP = nextReport(now)
 	}
 	l.mu.Unlock()
+	if scan && !mx.scanning && mx.sup != nil {
+		mx.sup.Reset() // after a hold or telephone-event: drop the stale frame
+	}
+	mx.scanning = scan
+	if pulled && scan {
+		pulled = l.suppressInband(now)
+		// The suppressor's output lags a frame: on the first tick after a
+		// mute it is audio from while the leg was muted, which stays private.
+		pulled = pulled && mx.wasRecv
+	}
+	mx.wasRecv = mx.recv
+	mx.have = pulled && mx.recv
 	return timeout, report
+}
+
+// suppressInband passes the leg's pulled frame through its DTMF suppressor:
+// detected presses become EventDTMF, and mx.pcm becomes the previous frame
+// with any tone silenced. It reports whether mx.pcm holds a frame to mix.
+func (l *Leg) suppressInband(now time.Time) bool {
+	mx := &l.mx
+	if mx.sup == nil {
+		if mx.supFailed {
+			return true
+		}
+		sup, err := newSuppressor(mx.info.SampleRate, mx.frame())
+		if err != nil {
+			// Logged once per codec: the audio is mixed unscanned.
+			mx.supFailed = true
+			l.log.Warn("in-band DTMF detection unavailable", "codec", mx.info.Name, "err", err)
+			return true
+		}
+		mx.sup = sup
+	}
+	tones, err := mx.sup.Process(mx.tones[:0], mx.pcm[:mx.frame()])
+	if err != nil {
+		// Process fails only for a frame of the wrong size, a bug: stop
+		// scanning with this codec rather than log every tick.
+		mx.sup, mx.supFailed = nil, true
+		l.log.Error("in-band DTMF detection failed", "codec", mx.info.Name, "err", err)
+		return false
+	}
+	for _, t := range tones {
+		l.b.metrics.dtmfEvents.Inc()
+		l.emit(Event{Kind: EventDTMF, Digit: t.Digit, Source: SourceInband, At: now})
+	}
+	return true
+}
+
+// newSuppressor returns an in-band DTMF suppressor with the default
+// detector for frames of frame samples at rate.
+func newSuppressor(rate, frame int) (*dtmf.Suppressor, error) {
+	det, err := dtmf.NewDetector(dtmf.DetectorConfig{Rate: rate})
+	if err != nil {
+		return nil, fmt.Errorf("creating DTMF detector at %d Hz: %w", rate, err)
+	}
+	sup, err := dtmf.NewSuppressor(det, frame)
+	if err != nil {
+		return nil, fmt.Errorf("creating DTMF suppressor for %d-sample frames: %w", frame, err)
+	}
+	return sup, nil
 }
 
 // frame is the leg's 20 ms frame length at its own rate.

@@ -119,7 +119,9 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 	}
 	l.rx.update(h.SequenceNumber, h.Timestamp, l.arrival(now))
 	l.activity = now
-	mixing := l.params.Direction == SendRecv && !l.muted
+	// A muted leg's audio is still buffered when it may carry in-band DTMF:
+	// the mixer scans it for digits without mixing it.
+	mixing := l.params.Direction == SendRecv && (!l.muted || l.params.EventPayloadType < 0)
 	if audio {
 		if mixing {
 			switch l.play.jb.insert(h.SequenceNumber, h.Timestamp, payload, false) {
@@ -145,7 +147,7 @@ func (l *Leg) handleRTP(pkt []byte, from netip.AddrPort, now time.Time) {
 			l.dropMalformed.Add(1)
 			m.dropMalformed.Inc()
 		} else if d, ok := l.dtmf.feed(h.Timestamp, te); ok {
-			ev, haveEv = Event{Kind: EventDTMF, Digit: d, At: now}, true
+			ev, haveEv = Event{Kind: EventDTMF, Digit: d, Source: SourceRFC4733, At: now}, true
 		}
 	}
 	l.mu.Unlock()

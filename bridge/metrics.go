@@ -68,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rtcpIn:        counter("roomgate_bridge_rtcp_packets_in_total", "RTCP compound packets received."),
 		rtcpOut:       counter("roomgate_bridge_rtcp_packets_out_total", "RTCP compound reports sent."),
 		rtcpErrors:    counter("roomgate_bridge_rtcp_errors_total", "RTCP datagrams that failed to parse."),
-		dtmfEvents:    counter("roomgate_bridge_dtmf_events_total", "RFC 4733 telephone events delivered."),
+		dtmfEvents:    counter("roomgate_bridge_dtmf_events_total", "DTMF digits delivered, from RFC 4733 telephone events and in-band tones."),
 		concealed:     counter("roomgate_bridge_concealed_frames_total", "Lost packets replaced by loss concealment."),
 		mediaTimeouts: counter("roomgate_bridge_media_timeouts_total", "Legs closed because they sent no RTP for the media timeout."),
 		legs: prometheus.NewGauge(prometheus.GaugeOpts{

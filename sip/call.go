@@ -533,8 +533,16 @@ func (c *call) onMediaEvent(ev bridge.Event) {
 	case bridge.EventDTMF:
 		// Stamped on our clock, like INFO digits, so that the two methods
 		// compare on one time base.
-		c.pushDigit(ev.Digit, dtmf.SourceRFC4733, c.s.clock.Now())
+		c.pushDigit(ev.Digit, digitSource(ev.Source), c.s.clock.Now())
 	}
+}
+
+// digitSource maps the bridge's source of a digit to the dtmf package's.
+func digitSource(s uint8) dtmf.Source {
+	if s == bridge.SourceInband {
+		return dtmf.SourceInband
+	}
+	return dtmf.SourceRFC4733
 }
 
 // watchLeg hangs up when the media leg ends by itself.

@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source", "verdict"}),
 	}
 	// A SIP call hears digits by these two methods only.
-	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceINFO} {
+	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceINFO, dtmf.SourceInband} {
 		for v := dtmf.Accepted; int(v) <= dtmfVerdicts; v++ {
 			m.dtmf[src][v] = m.dtmfVec.WithLabelValues(src.String(), v.String())
 		}
