@@ -18,7 +18,10 @@ type Codec struct {
 var PCMU = Codec{Name: "PCMU", PayloadType: 0}
 
 // Offer renders the SDP offer (RFC 4566, RFC 3264) of one leg: one
-// sendrecv audio stream with codec at the given local RTP address.
+// sendrecv audio stream with codec at the given local RTP address, plus
+// telephone-event (RFC 4733) as every room system and softphone offers it;
+// without it the server would scan each leg's audio for in-band DTMF, which
+// is not the load being measured.
 func Offer(rtp netip.AddrPort, sessionID uint64, codec Codec) []byte {
 	ipv := "IP4"
 	if rtp.Addr().Is6() {
@@ -30,8 +33,10 @@ func Offer(rtp netip.AddrPort, sessionID uint64, codec Codec) []byte {
 		"s=roomload\r\n"+
 		"c=IN %s %s\r\n"+
 		"t=0 0\r\n"+
-		"m=audio %d RTP/AVP %d\r\n"+
+		"m=audio %d RTP/AVP %d 101\r\n"+
 		"a=rtpmap:%d %s/8000\r\n"+
+		"a=rtpmap:101 telephone-event/8000\r\n"+
+		"a=fmtp:101 0-15\r\n"+
 		"a=ptime:20\r\n"+
 		"a=sendrecv\r\n",
 		sessionID, ipv, addr, ipv, addr, rtp.Port(), codec.PayloadType, codec.PayloadType, codec.Name)
