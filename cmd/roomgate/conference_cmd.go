@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
 
 	"github.com/roomgate/roomgate/conf"
-	"github.com/roomgate/roomgate/store"
 )
 
 // conferenceCommand manages conferences directly in the store under
@@ -31,23 +29,14 @@ func conferenceCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 	modPIN := fs.String("moderator-pin", "", "moderator PIN")
 	access := fs.String("access", "", "internal or public")
 	mode := fs.String("mode", "", "symmetric, asymmetric or role-based")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("conference %s: unexpected argument %q", sub, fs.Arg(0))}
-	}
-	cfg, err := loadConfig(*path)
+	st, svc, err := openService(ctx, *path, stderr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.OpenSQLite(ctx, cfg.DataDir, log)
-	if err != nil {
-		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
-	}
 	defer st.Close()
-	svc := conf.NewService(st, log)
 
 	switch sub {
 	case "create":

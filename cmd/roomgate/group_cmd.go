@@ -27,11 +27,8 @@ func groupCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	id := fs.String("id", "", "group ID")
 	name := fs.String("name", "", "group name")
 	members := fs.String("members", "", "comma-separated user IDs")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("group %s: unexpected argument %q", sub, fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if sub != "list" && *id == "" {
 		return usageError{fmt.Sprintf("group %s: --id is required", sub)}

@@ -29,11 +29,8 @@ func templateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	id := fs.String("id", "", "template ID")
 	confID := fs.String("conference", "", "conference ID")
 	name := fs.String("name", "", "template name (save) or conference name (use)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("template %s: unexpected argument %q", sub, fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	switch {
 	case sub == "save" && *confID == "":

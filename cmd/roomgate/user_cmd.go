@@ -53,11 +53,8 @@ func userCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	role := fs.String("role", "", "user, operator or admin")
 	password := fs.String("password", "", "password (prefer --password-file)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the password")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("user %s: unexpected argument %q", sub, fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if sub != "list" && *id == "" {
 		return usageError{fmt.Sprintf("user %s: --id is required", sub)}
