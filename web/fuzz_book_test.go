@@ -1,15 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
 	"github.com/roomgate/roomgate/conf"
-	"github.com/roomgate/roomgate/store"
 )
 
 // FuzzBookBodies sends arbitrary bodies to the address-book, template,
@@ -29,26 +26,11 @@ func FuzzBookBodies(f *testing.F) {
 			f.Add(w, []byte(s))
 		}
 	}
-	st, err := store.OpenSQLite(f.Context(), f.TempDir(), nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = st.Close() })
-	svc := conf.NewService(st, nil, conf.WithPasswordIterations(1000))
-	if _, err := svc.EnsureAdmin(f.Context(), "pw"); err != nil {
-		f.Fatal(err)
-	}
-	token, _, err := svc.IssueToken(f.Context(), "admin", "pw")
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := svc.CreateConference(f.Context(), conf.Conference{ID: "1000", Name: "target"}); err != nil {
-		f.Fatal(err)
-	}
+	fx := newFuzzFixture(f)
+	svc := fx.svc
 	if _, err := svc.CreateTemplate(f.Context(), conf.System(), conf.Template{ID: "t1", Name: "T", Settings: conf.Conference{Name: "x"}}); err != nil {
 		f.Fatal(err)
 	}
-	h := NewServer(Config{}, svc, nil, nil).Handler()
 	targets := []struct {
 		method, path string
 		ok           []int
@@ -61,14 +43,7 @@ func FuzzBookBodies(f *testing.F) {
 		{"POST", "/api/v1/conferences/1000/extend", []int{400, 409}},
 		{"POST", "/api/v1/templates/t1/conferences", []int{201, 400, 409}},
 	}
-	send := func(t *testing.T, method, path string, body []byte) *httptest.ResponseRecorder {
-		req := httptest.NewRequestWithContext(t.Context(), method, path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
+	send := fx.send
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		tg := targets[int(which)%len(targets)]
 		rec := send(t, tg.method, tg.path, body)

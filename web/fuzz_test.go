@@ -25,23 +25,7 @@ func FuzzAPIBodies(f *testing.F) {
 		f.Add(uint8(1), []byte(s))
 		f.Add(uint8(2), []byte(s))
 	}
-	st, err := store.OpenSQLite(f.Context(), f.TempDir(), nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = st.Close() })
-	svc := conf.NewService(st, nil, conf.WithPasswordIterations(1000))
-	if _, err := svc.EnsureAdmin(f.Context(), "pw"); err != nil {
-		f.Fatal(err)
-	}
-	token, _, err := svc.IssueToken(f.Context(), "admin", "pw")
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := svc.CreateConference(f.Context(), conf.Conference{ID: "1000", Name: "target"}); err != nil {
-		f.Fatal(err)
-	}
-	h := NewServer(Config{}, svc, nil, nil).Handler()
+	fx := newFuzzFixture(f)
 	targets := []struct {
 		method, path string
 		ok           []int
@@ -52,11 +36,7 @@ func FuzzAPIBodies(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		tg := targets[int(which)%len(targets)]
-		req := httptest.NewRequestWithContext(t.Context(), tg.method, tg.path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := fx.send(t, tg.method, tg.path, body)
 		if !slices.Contains(tg.ok, rec.Code) {
 			t.Fatalf("%s %s %q: status %d, body %s", tg.method, tg.path, body, rec.Code, rec.Body)
 		}
@@ -78,9 +58,48 @@ func FuzzAPIBodies(f *testing.F) {
 				t.Fatal(err)
 			}
 			// Keep the store small and IDs free for the next inputs.
-			if err := svc.DeleteConference(t.Context(), c.ID); err != nil {
+			if err := fx.svc.DeleteConference(t.Context(), c.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
+}
+
+// fuzzFixture is the server the body fuzzers talk to: a real SQLite store,
+// an admin token and conference 1000 to act on.
+type fuzzFixture struct {
+	svc   *conf.Service
+	h     http.Handler
+	token string
+}
+
+func newFuzzFixture(f *testing.F) *fuzzFixture {
+	f.Helper()
+	st, err := store.OpenSQLite(f.Context(), f.TempDir(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = st.Close() })
+	svc := conf.NewService(st, nil, conf.WithPasswordIterations(1000))
+	if _, err := svc.EnsureAdmin(f.Context(), "pw"); err != nil {
+		f.Fatal(err)
+	}
+	token, _, err := svc.IssueToken(f.Context(), "admin", "pw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := svc.CreateConference(f.Context(), conf.Conference{ID: "1000", Name: "target"}); err != nil {
+		f.Fatal(err)
+	}
+	return &fuzzFixture{svc: svc, h: NewServer(Config{}, svc, nil, nil).Handler(), token: token}
+}
+
+// send makes an authorised JSON request to the fixture's server.
+func (fx *fuzzFixture) send(t *testing.T, method, path string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequestWithContext(t.Context(), method, path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+fx.token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	fx.h.ServeHTTP(rec, req)
+	return rec
 }
