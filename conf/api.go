@@ -34,8 +34,31 @@ type Conference struct {
 	Schedule              Schedule     `json:"schedule"`
 	Invitations           []Invitation `json:"invitations"`
 	State                 string       `json:"state"` // idle | running | ended
+	// GuestRights limit guests of a public conference; nil allows everything.
+	GuestRights *GuestRights `json:"guest_rights,omitempty"`
+	// MuteMicrophonesOnJoin and MuteCamerasOnJoin apply to participants
+	// other than the owner and moderators as they join.
+	MuteMicrophonesOnJoin bool `json:"mute_microphones_on_join"`
+	MuteCamerasOnJoin     bool `json:"mute_cameras_on_join"`
+	// KeyMap replaces in-call DTMF commands of the configured key map (same
+	// syntax as dtmf.key_map, README); empty: the configured map as is.
+	KeyMap string `json:"key_map,omitempty"`
+	// Tones is "on" (join and leave tones, the default) or "off".
+	Tones string `json:"tones,omitempty"`
+	// DTMFPassthrough lets the others hear the keys a participant presses.
+	DTMFPassthrough bool `json:"dtmf_passthrough"`
 	CreatedAt             time.Time    `json:"created_at"`
 	UpdatedAt             time.Time    `json:"updated_at"`
+}
+
+// GuestRights are what guests of a public conference may do; each right
+// can be denied (false).
+type GuestRights struct {
+	Speak        bool `json:"speak"`
+	Video        bool `json:"video"`
+	Chat         bool `json:"chat"`
+	ShareContent bool `json:"share_content"`
+	Record       bool `json:"record"`
 }
 
 // Schedule says when a conference runs; type "none" is a virtual room.

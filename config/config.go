@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -32,14 +34,57 @@ const EnvPrefix = "ROOMGATE"
 
 // Config is the whole configuration tree.
 type Config struct {
-	DataDir       string `mapstructure:"data_dir"`
-	AdminPassword string `mapstructure:"admin_password"`
-	Log           Log    `mapstructure:"log"`
-	SIP           SIP    `mapstructure:"sip"`
-	HTTP          HTTP   `mapstructure:"http"`
-	H323          H323   `mapstructure:"h323"`
-	RTP           RTP    `mapstructure:"rtp"`
-	Audio         Audio  `mapstructure:"audio"`
+	DataDir       string   `mapstructure:"data_dir"`
+	AdminPassword string   `mapstructure:"admin_password"`
+	Database      Database `mapstructure:"database"`
+	Log           Log      `mapstructure:"log"`
+	SIP           SIP      `mapstructure:"sip"`
+	HTTP          HTTP     `mapstructure:"http"`
+	SMTP          SMTP     `mapstructure:"smtp"`
+	H323          H323     `mapstructure:"h323"`
+	RTP           RTP      `mapstructure:"rtp"`
+	Audio         Audio    `mapstructure:"audio"`
+	DTMF          DTMF     `mapstructure:"dtmf"`
+	IVR           IVR      `mapstructure:"ivr"`
+	Security      Security `mapstructure:"security"`
+}
+
+// Database selects the store: SQLite under data_dir, or PostgreSQL by DSN.
+type Database struct {
+	DSN string `mapstructure:"dsn"`
+}
+
+// SMTP configures the sender of e-mail invitations.
+type SMTP struct {
+	Host     string        `mapstructure:"host"`
+	Port     int           `mapstructure:"port"`
+	Username string        `mapstructure:"username"`
+	Password string        `mapstructure:"password"`
+	From     string        `mapstructure:"from"`
+	TLS      string        `mapstructure:"tls"`
+	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// DTMF configures digit methods and the in-call key map.
+type DTMF struct {
+	TelephoneEvent bool   `mapstructure:"telephone_event"`
+	KeyMap         string `mapstructure:"key_map"`
+}
+
+// IVR configures the lobby that asks for a conference ID and PIN.
+type IVR struct {
+	LobbyNumbers []string      `mapstructure:"lobby_numbers"`
+	DigitTimeout time.Duration `mapstructure:"digit_timeout"`
+	EntryTimeout time.Duration `mapstructure:"entry_timeout"`
+	Attempts     int           `mapstructure:"attempts"`
+	PromptsDir   string        `mapstructure:"prompts_dir"`
+}
+
+// Security configures brute-force limits.
+type Security struct {
+	PINFailures int           `mapstructure:"pin_failures"`
+	PINWindow   time.Duration `mapstructure:"pin_window"`
+	PINCooldown time.Duration `mapstructure:"pin_cooldown"`
 }
 
 // Log selects the log level and format.
@@ -62,12 +107,17 @@ type SIP struct {
 
 // HTTP configures the REST API listener.
 type HTTP struct {
-	Listen string `mapstructure:"listen"`
+	Listen    string `mapstructure:"listen"`
+	PublicURL string `mapstructure:"public_url"`
 }
 
-// H323 configures the H.323 call signalling listener.
+// H323 configures the H.323 call signalling listener and the gatekeeper.
 type H323 struct {
-	Listen string `mapstructure:"listen"`
+	Listen       string        `mapstructure:"listen"`
+	Gatekeeper   string        `mapstructure:"gatekeeper"`
+	GatekeeperID string        `mapstructure:"gatekeeper_id"`
+	Alias        string        `mapstructure:"alias"`
+	TimeToLive   time.Duration `mapstructure:"time_to_live"`
 }
 
 // RTP configures media ports.
@@ -274,7 +324,82 @@ func (c *Config) Validate() error {
 	if c.Audio.MaxTalkers < 1 || c.Audio.MaxTalkers > 16 {
 		return &KeyError{Key: "audio.max_talkers", Value: strconv.Itoa(c.Audio.MaxTalkers), Accepted: "a number between 1 and 16"}
 	}
+	return c.validateServices()
+}
+
+// validateServices checks the keys of the database, e-mail, H.323
+// gatekeeper, DTMF, lobby and security sections.
+func (c *Config) validateServices() error {
+	if d := c.Database.DSN; d != "" && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") {
+		return &KeyError{Key: "database.dsn", Value: redactDSN(d), Accepted: "empty (SQLite under data_dir) or a postgres:// URL"}
+	}
+	if u := c.HTTP.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return &KeyError{Key: "http.public_url", Value: u, Accepted: "an absolute http:// or https:// URL"}
+		}
+	}
+	if c.SMTP.Host != "" && strings.ContainsAny(c.SMTP.Host, " /@:;<>\"") {
+		return &KeyError{Key: "smtp.host", Value: c.SMTP.Host, Accepted: "a host name or IP address, without port"}
+	}
+	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+		return &KeyError{Key: "smtp.port", Value: strconv.Itoa(c.SMTP.Port), Accepted: "a port between 1 and 65535"}
+	}
+	if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+		return &KeyError{Key: "smtp.from", Value: c.SMTP.From, Accepted: "an address such as \"Roomgate <roomgate@example.com>\""}
+	}
+	switch c.SMTP.TLS {
+	case "none", "starttls", "tls":
+	default:
+		return &KeyError{Key: "smtp.tls", Value: c.SMTP.TLS, Accepted: "one of none, starttls, tls"}
+	}
+	if c.SMTP.Timeout < time.Second || c.SMTP.Timeout > 10*time.Minute {
+		return &KeyError{Key: "smtp.timeout", Value: c.SMTP.Timeout.String(), Accepted: "a duration between 1s and 10m"}
+	}
+	if g := c.H323.Gatekeeper; g != "" && strings.ContainsAny(g, " /@;<>\"") {
+		return &KeyError{Key: "h323.gatekeeper", Value: g, Accepted: "host or host:port of the gatekeeper (RAS, UDP 1719 by default)"}
+	}
+	if a := c.H323.Alias; a == "" || len(a) > 64 {
+		return &KeyError{Key: "h323.alias", Value: a, Accepted: "an h323-ID of 1 to 64 characters"}
+	}
+	if c.H323.TimeToLive < 30*time.Second || c.H323.TimeToLive > 24*time.Hour {
+		return &KeyError{Key: "h323.time_to_live", Value: c.H323.TimeToLive.String(), Accepted: "a duration between 30s and 24h"}
+	}
+	for _, n := range c.IVR.LobbyNumbers {
+		if n == "" || len(n) > 32 || strings.ContainsAny(n, " @:;<>\"") {
+			return &KeyError{Key: "ivr.lobby_numbers", Value: n, Accepted: "dialled user parts of 1 to 32 characters"}
+		}
+	}
+	if c.IVR.DigitTimeout < time.Second || c.IVR.DigitTimeout > time.Minute {
+		return &KeyError{Key: "ivr.digit_timeout", Value: c.IVR.DigitTimeout.String(), Accepted: "a duration between 1s and 1m"}
+	}
+	if c.IVR.EntryTimeout < 10*time.Second || c.IVR.EntryTimeout > 10*time.Minute {
+		return &KeyError{Key: "ivr.entry_timeout", Value: c.IVR.EntryTimeout.String(), Accepted: "a duration between 10s and 10m"}
+	}
+	if c.IVR.Attempts < 1 || c.IVR.Attempts > 10 {
+		return &KeyError{Key: "ivr.attempts", Value: strconv.Itoa(c.IVR.Attempts), Accepted: "a number between 1 and 10"}
+	}
+	if c.Security.PINFailures < 1 || c.Security.PINFailures > 10000 {
+		return &KeyError{Key: "security.pin_failures", Value: strconv.Itoa(c.Security.PINFailures), Accepted: "a number between 1 and 10000"}
+	}
+	if c.Security.PINWindow < time.Second || c.Security.PINWindow > 7*24*time.Hour {
+		return &KeyError{Key: "security.pin_window", Value: c.Security.PINWindow.String(), Accepted: "a duration between 1s and 168h"}
+	}
+	if c.Security.PINCooldown < time.Second || c.Security.PINCooldown > 7*24*time.Hour {
+		return &KeyError{Key: "security.pin_cooldown", Value: c.Security.PINCooldown.String(), Accepted: "a duration between 1s and 168h"}
+	}
 	return nil
+}
+
+// redactDSN hides a password in a DSN before it is printed.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return dsn
 }
 
 func checkListen(key, addr string) error {
