@@ -46,9 +46,9 @@ type Conference struct {
 	// Tones is "on" (join and leave tones, the default) or "off".
 	Tones string `json:"tones,omitempty"`
 	// DTMFPassthrough lets the others hear the keys a participant presses.
-	DTMFPassthrough bool `json:"dtmf_passthrough"`
-	CreatedAt             time.Time    `json:"created_at"`
-	UpdatedAt             time.Time    `json:"updated_at"`
+	DTMFPassthrough bool      `json:"dtmf_passthrough"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // GuestRights are what guests of a public conference may do; each right
