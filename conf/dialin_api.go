@@ -19,7 +19,10 @@ package conf
 // hangs up. Every rule (which conference, PINs, brute-force limits, what a
 // key means, who may do what) is decided here, never in signalling.
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // DialIn is an incoming call as signalling sees it before answering.
 type DialIn struct {
@@ -113,3 +116,14 @@ type IVRConfig struct {
 //	func (c *Call) Run(ctx)               // after answering: lobby dialogue or greetings; returns when done
 //	func (c *Call) Digit(d rune)          // never blocks; digits outside 0-9*#A-D are counted and dropped
 //	func (c *Call) End(cause error)       // idempotent; leaves the conference
+
+// Mailer sends e-mail invitations (package mail implements it over SMTP;
+// cmd wires it with WithMailer when smtp.host is set). conf calls it for
+// the e-mail addresses among a public conference's invitations when they are
+// added, and for invited address-book users with an e-mail address who have
+// no registered device to ring.
+type Mailer interface {
+	// SendInvitation mails the invitation to conference c to each address;
+	// it returns after the SMTP server accepted or refused the message.
+	SendInvitation(ctx context.Context, c Conference, to []string) error
+}
