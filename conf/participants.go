@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,7 +41,7 @@ type Participant struct {
 	displayName string
 	protocol    string
 	remote      string
-	role        string
+	role        atomic.Pointer[string] // a moderator PIN can raise it while the call lives
 	userID      string
 	joinedAt    time.Time
 	leg         LegHandle
@@ -67,7 +68,16 @@ func (p *Participant) Remote() string { return p.remote }
 // Role is the participant's role in the conference when he joined: owner,
 // moderator (invited as one, directly or through a group), participant
 // (any other address-book user) or guest.
-func (p *Participant) Role() string { return p.role }
+func (p *Participant) Role() string {
+	if r := p.role.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
+// setRole changes the participant's role while he is in the conference
+// (a moderator PIN entered during the call, a moderator's decision).
+func (p *Participant) setRole(role string) { p.role.Store(&role) }
 
 // UserID is the address-book user the caller authenticated as, or "" for
 // a guest.
@@ -156,7 +166,7 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 			s.mu.Unlock()
 			continue // updated or deleted meanwhile: read it again
 		}
-		p.role = role
+		p.setRole(role)
 		open := s.scheduleOpenLocked(c, s.clock())
 		if !open && role != RoleOwner {
 			s.mu.Unlock()
@@ -179,7 +189,7 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 			s.emit(Event{Type: EventStarted, ConferenceID: c.ID, By: p.userID})
 		}
 		s.log.InfoContext(ctx, "participant joined", "conf", p.confID, "leg", p.id,
-			"protocol", p.protocol, "remote", p.remote, "role", p.role)
+			"protocol", p.protocol, "remote", p.remote, "role", p.Role())
 		s.emit(participantEvent(EventJoined, p))
 		return p, nil
 	}
@@ -303,7 +313,7 @@ func (s *Service) Participants(ctx context.Context, id string) ([]ParticipantInf
 			ID:          p.id,
 			DisplayName: p.displayName,
 			Protocol:    p.protocol,
-			Role:        p.role,
+			Role:        p.Role(),
 			Muted:       muted[p],
 			Talking:     st.Talking,
 			Codec:       st.Codec,
