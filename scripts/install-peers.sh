@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of the interop test peers, but only when one of
-# their binaries is missing. As root it runs apt-get; otherwise it prints what
-# to install and fails, so a developer machine is never changed silently.
+# Installs the Debian packages of the test peers, but only when one of them
+# is missing. As root it runs apt-get; otherwise it prints what to install
+# and fails, so a developer machine is never changed silently.
 set -euo pipefail
 
-binaries=(sipp baresip linphonec tshark sox ffmpeg espeak-ng)
-packages=(sip-tester baresip linphone-cli tshark sox libsox-fmt-all espeak-ng ffmpeg)
+# Each check is "package|shell test that succeeds when it is installed".
+checks=(
+	"sip-tester|command -v sipp"
+	"baresip|command -v baresip"
+	"linphone-cli|command -v linphonec"
+	"tshark|command -v tshark"
+	"sox|command -v sox"
+	"libsox-fmt-all|sox --help 2>/dev/null | grep -q 'AUDIO FILE FORMATS:.* mp3'"
+	"espeak-ng|command -v espeak-ng"
+	"ffmpeg|command -v ffmpeg"
+	# PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store tests.
+	"postgresql|command -v initdb || ls /usr/lib/postgresql/*/bin/initdb"
+	# The SMTP sink of the e-mail invitation tests.
+	"python3-aiosmtpd|/usr/bin/python3 -c 'import aiosmtpd'"
+)
 
 missing=()
-for b in "${binaries[@]}"; do
-	command -v "$b" >/dev/null 2>&1 || missing+=("$b")
+for c in "${checks[@]}"; do
+	pkg=${c%%|*}
+	test=${c#*|}
+	bash -c "$test" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "interop peers present: ${binaries[*]}"
+	echo "test peers present"
 	exit 0
 fi
 
 echo "missing test peers: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run as root, or install them yourself:" >&2
-	echo "  sudo apt-get install --no-install-recommends ${packages[*]}" >&2
+	echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update
-apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${packages[@]}"
-for b in "${binaries[@]}"; do
-	command -v "$b" >/dev/null 2>&1 || { echo "still missing after install: $b" >&2; exit 1; }
+apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+for c in "${checks[@]}"; do
+	bash -c "${c#*|}" >/dev/null 2>&1 || { echo "still missing after install: ${c%%|*}" >&2; exit 1; }
 done
