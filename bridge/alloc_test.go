@@ -4,17 +4,21 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+
+	"github.com/roomgate/roomgate/bridge/prompt"
 )
 
 // TestHotPathsDoNotAllocate guards the zero-allocation claim in ordinary
 // test runs (benchmarks only report it): receiving a packet and a mixer tick
 // with talkers, mix-minus and shared encodes, and in-band DTMF suppression
-// on the legs without telephone-event.
+// on the legs without telephone-event; and, once they have started (their
+// setup may allocate), a prompt playing to one leg, talk and listen gain on
+// others, digits passed into the mix and RFC 4733 events being sent.
 func TestHotPathsDoNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	b, clk := newTestBridge(t, Config{})
+	b, clk := newTestBridge(t, Config{Prompts: testPrompts(t)})
 	sink := newPeer(t)
 	pcmu := mustLookup(t, "PCMU")
 	var legs []*Leg
@@ -63,12 +67,31 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		seq++
 		r.tick(clk.Now())
 	}
-	for range 20 { // warm up: latch, prebuffer, talkers, groups
+	// Help lasts half a minute: it plays through the whole run.
+	playing, err := legs[4].Play(prompt.Help)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs[1].SetGain(0, 2)  // a talker, louder
+	legs[5].SetGain(-1, 0) // a listener, its own encode
+	for _, d := range "123456" {
+		legs[3].PassDigit(d) // 180 ms each: into the measured rounds
+	}
+	if err := legs[2].SendDigits("1,23"); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // warm up: latch, prebuffer, talkers, groups, generators
 		round()
+	}
+	if !legs[3].mx.passGen.Busy() || !legs[2].evOut.busy() || legs[4].mx.player == nil {
+		t.Fatal("digits and prompt do not reach into the measured rounds")
 	}
 	// 400 rounds are 8 s: every leg also sends RTCP reports meanwhile.
 	if n := testing.AllocsPerRun(400, round); n != 0 {
 		t.Fatalf("%v allocations per packet round and tick", n)
+	}
+	if closed(playing) {
+		t.Fatal("the prompt ended during the run")
 	}
 	if v := counterValue(t, b.metrics.rtcpOut); v < float64(len(legs)) {
 		t.Fatalf("%v RTCP reports sent during the run", v)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomgate/roomgate/bridge/codec"
+	"github.com/roomgate/roomgate/bridge/prompt"
 )
 
 // Config configures a Bridge.
@@ -33,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the bridge's Prometheus collectors.
 	Registerer prometheus.Registerer
+	// Prompts holds the spoken prompts and tones that Leg.Play and
+	// Bridge.Announce play; when nil, they fail with ErrNoPrompts.
+	Prompts *prompt.Library
 }
 
 // Direction is the media direction of a stream from the bridge's point of view.
@@ -129,6 +133,12 @@ var (
 	ErrClosed  = errors.New("bridge: closed")
 	// ErrMediaTimeout is the leg's cause when it sent nothing for MediaTimeout.
 	ErrMediaTimeout = errors.New("bridge: media timeout")
+	// ErrNoPrompts is returned by Play and Announce when Config.Prompts is nil.
+	ErrNoPrompts = errors.New("bridge: no prompt library configured")
+	// ErrNoTelephoneEvent is returned by SendDigits when the leg negotiated
+	// no telephone-event payload type: signalling falls back to SIP INFO
+	// (or H.245 UserInputIndication).
+	ErrNoTelephoneEvent = errors.New("bridge: no telephone-event negotiated")
 )
 
 // The methods below are the contract; their implementation lives in the
@@ -144,3 +154,29 @@ var (
 //	func (l *Leg) Close(cause error)                         // idempotent; waits; releases the ports
 //	func (l *Leg) Done() <-chan struct{}
 //	func (l *Leg) Cause() error
+//	func (l *Leg) SetRoom(name string) error                // lobby -> conference; media untouched
+//	func (l *Leg) SetMuted(muted bool)
+//
+// Prompts, announcements, volume and DTMF (conf's IVR and in-call commands):
+//
+//	// Play queues prompts for this leg alone, after any still queued; the
+//	// leg hears them over its room's audio, which is ducked by 10 dB. The
+//	// channel closes once they have played, or on StopPlaying or Close.
+//	// Unknown names: an error wrapping prompt.ErrUnknown, nothing queued.
+//	// Plays to a muted or held leg and to a leg alone in its room.
+//	func (l *Leg) Play(names ...string) (<-chan struct{}, error)
+//	func (l *Leg) StopPlaying()                              // drops the queue, cuts the prompt
+//	// Announce plays prompts to every leg of a room (join/leave tones,
+//	// prompt.ConferenceEnded), after any announcement still playing there;
+//	// a room with no legs: nil, nothing happens.
+//	func (b *Bridge) Announce(room string, names ...string) error
+//	// SetGain sets the listen and talk volume in 3 dB steps, clamped to
+//	// -4..+4 (0 = unchanged); talk gain applies before talker detection.
+//	func (l *Leg) SetGain(listen, talk int)
+//	// PassDigit makes the other legs of the room hear the DTMF tone of d
+//	// (100 ms) as part of this leg's audio; invalid digits are ignored.
+//	func (l *Leg) PassDigit(d rune)
+//	// SendDigits sends RFC 4733 telephone-events to the leg on the mixer's
+//	// clock (',' is a 500 ms pause); ErrNoTelephoneEvent when none was
+//	// negotiated; digits outside 0-9*#A-D: error, nothing sent.
+//	func (l *Leg) SendDigits(digits string) error

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/roomgate/roomgate/bridge/codec"
+	"github.com/roomgate/roomgate/bridge/prompt"
 )
 
 // benchLeg returns a started leg whose remote is sink.
@@ -126,11 +127,23 @@ func benchRoom(b *testing.B, infos []codec.Info, pts []uint8, talkers int) {
 // which leaves out the system calls and measures the mixing alone.
 // eventPT is every leg's telephone-event payload type (-1: none).
 func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, send bool, eventPT int) {
+	benchRoomWith(b, infos, pts, talkers, send, eventPT, nil)
+}
+
+// benchRoomWith is benchRoomTo with a hook, called with the legs before the
+// warm-up and then between ticks, outside the timed part (to set gains,
+// start prompts and restart them when they end).
+func benchRoomWith(b *testing.B, infos []codec.Info, pts []uint8, talkers int, send bool, eventPT int, hook func([]*Leg)) {
 	lo, hi := testPortRange(b, 2*len(infos)+200)
-	br, clk := newTestBridge(b, Config{PortMin: lo, PortMax: hi})
+	cfg := Config{PortMin: lo, PortMax: hi}
+	if hook != nil {
+		cfg.Prompts = testPrompts(b) // the hooks play prompts
+	}
+	br, clk := newTestBridge(b, cfg)
 	sink := newPeer(b)
 	var f feeder
 	var first *Leg
+	var legs []*Leg
 	for i, info := range infos {
 		dest := sink.addr
 		if !send {
@@ -140,6 +153,7 @@ func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, sen
 		if first == nil {
 			first = l
 		}
+		legs = append(legs, l)
 		freq := 0.0
 		if i < talkers {
 			freq = 300 + 170*float64(i)
@@ -151,6 +165,9 @@ func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, sen
 	// steady sender gives: a batch fill would leave the buffers deeper than
 	// their target, and compression would drop packets.
 	f.fill(2)
+	if hook != nil {
+		hook(legs)
+	}
 	for range 10 { // warm up: talkers selected, groups and resamplers built
 		f.fill(1)
 		clk.Advance(tickPeriod)
@@ -162,6 +179,9 @@ func benchRoomTo(b *testing.B, infos []codec.Info, pts []uint8, talkers int, sen
 	for range b.N {
 		b.StopTimer()
 		f.fill(1)
+		if hook != nil {
+			hook(legs)
+		}
 		b.StartTimer()
 		clk.Advance(tickPeriod)
 		r.tick(clk.Now())
@@ -230,4 +250,50 @@ func BenchmarkMixerTickMixedCodecs(b *testing.B) {
 		pts = append(pts, ptOf[k])
 	}
 	benchRoom(b, infos, pts, 3)
+}
+
+// BenchmarkMixerTickPromptGain is BenchmarkMixerTick with, in each room,
+// one leg hearing a prompt and one talker and one listener with a gain: the
+// cost over the plain room is their own encodes and the extra passes over
+// their frames.
+func BenchmarkMixerTickPromptGain(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("legs=%d", n), func(b *testing.B) {
+			pcmu := mustLookup(b, "PCMU")
+			infos := make([]codec.Info, n)
+			for i := range infos {
+				infos[i] = pcmu
+			}
+			started := false
+			benchRoomWith(b, infos, make([]uint8, n), 3, true, 101, func(legs []*Leg) {
+				if !started {
+					legs[1].SetGain(0, 2)
+					legs[n-1].SetGain(-2, 0)
+					started = true
+				}
+				if !legs[n-2].Playing() {
+					if _, err := legs[n-2].Play(prompt.Help); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGainFrame is the listen or talk gain of one 20 ms frame at each
+// rate.
+func BenchmarkGainFrame(b *testing.B) {
+	for _, rate := range []int{8000, 48000} {
+		b.Run(fmt.Sprintf("%dHz", rate), func(b *testing.B) {
+			pcm := make([]int16, rate/50)
+			tone(pcm, rate, 440, 12000, 0)
+			up, down := gainQ14(2), gainQ14(-2)
+			b.ReportAllocs()
+			for b.Loop() {
+				scaleQ14(pcm, up)
+				scaleQ14(pcm, down)
+			}
+		})
+	}
 }

@@ -35,6 +35,23 @@ package bridge
 // carries the marker bit. The RTP timestamp step is the codec's clock
 // (G.722's is 8000 Hz, RFC 3551).
 //
+// Prompts and volume. What a leg hears is normally the room's shared encode;
+// it gets its own encode while it is heard in the mix (a talker's
+// mix-minus), while a private prompt plays to it (mixed at the leg's own
+// rate over its room audio ducked by 10 dB, see leg_play.go) and while it
+// has a listen gain. Room announcements are summed into the mix like one
+// more talker, so they cost nothing per leg (announce.go). Talk gain scales
+// a leg's decoded frame before talker detection; all gains are Q14 fixed
+// point with saturation (gain.go). Players and generators are made when a
+// prompt or digit is queued, never in a tick.
+//
+// DTMF out. PassDigit adds a generated tone to the leg's contribution to the
+// mix after its in-band suppressor, so the others hear it and the presser
+// does not (mix-minus); SendDigits replaces the leg's audio packets by RFC
+// 4733 events, one per tick (leg_digits.go). The event timestamps and
+// durations use the audio codec's RTP clock: signalling must negotiate the
+// telephone-event of the same rate (telephone-event/48000 with Opus).
+//
 // Media timeout. A SendRecv leg that has received no RTP for MediaTimeout
 // since its last packet, Start or Update gets EventMediaTimeout and is then
 // closed with cause ErrMediaTimeout (Done fires); held legs never time out.

@@ -21,6 +21,13 @@ var (
 	ErrRTPVersion = errors.New("bridge: not RTP version 2")
 	// ErrRTPPadding means the padding length of an RTP packet is impossible.
 	ErrRTPPadding = errors.New("bridge: bad RTP padding")
+	// ErrDigitQueueFull is returned by SendDigits when the digits would not
+	// fit the digits still waiting to be sent.
+	ErrDigitQueueFull = errors.New("bridge: too many DTMF digits queued")
+	// ErrBadDigit is returned by SendDigits for a character that is not a
+	// DTMF digit or ','.
+	ErrBadDigit = errors.New("bridge: not a DTMF digit")
+
 	// ErrEventTruncated means an RFC 4733 telephone-event payload is shorter than 4 bytes.
 	ErrEventTruncated = errors.New("bridge: truncated telephone-event payload")
 )

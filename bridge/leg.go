@@ -78,6 +78,14 @@ type Leg struct {
 	rJitter  float64
 	rBye     bool
 
+	// Prompts, volume and DTMF out (leg_play.go, gain.go, leg_digits.go).
+	playCur              *playReq   // the request playing, nil for none
+	playQ                []*playReq // the requests after it
+	listenGain, talkGain int        // steps of 3 dB
+	passQ                [maxPassDigits]rune
+	passN                int
+	evOut                eventSender
+
 	packetsIn, bytesIn, packetsOut, bytesOut atomic.Uint64
 	dropWrong, dropPT, dropMalformed         atomic.Uint64
 	dropLate, dropDup                        atomic.Uint64
@@ -414,6 +422,9 @@ func (l *Leg) Close(cause error) {
 		l.ports.close()
 		l.readers.Wait()
 		l.b.leave(l)
+		l.mu.Lock()
+		l.stopPromptsLocked()
+		l.mu.Unlock()
 		l.b.ports.release(l.ports.port)
 		l.b.metrics.legs.Dec()
 		l.log.Info("leg closed", "cause", context.Cause(l.ctx))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomgate/roomgate/bridge/codec"
 	"github.com/roomgate/roomgate/bridge/dtmf"
+	"github.com/roomgate/roomgate/bridge/prompt"
 )
 
 // maxFrame is the largest 20 ms frame: 48 kHz.
@@ -53,6 +54,28 @@ type legMix struct {
 	wasRecv   bool // the last tick mixed the leg's audio (recv)
 	tones     []dtmf.Tone
 
+	// Prompts, volume and passed digits: the prompt player of this tick
+	// (nil for none) and its frame, the Q14 gain factors, the generator of
+	// passed DTMF and its frame. contrib: the leg's audio is in this tick's
+	// sum (a talker, or a passed tone); wasContrib and private: last tick it
+	// was, and it had its own encode, for the resamplers' resets.
+	player         *prompt.Player
+	promptPCM      []int16
+	listenQ, talkQ int32
+	passGen        *dtmf.Generator
+	tonePCM        []int16
+	contrib        bool
+	wasContrib     bool
+	private        bool
+
+	// Telephone-events to send (leg_digits.go): evNow says this tick sends
+	// evPayload with evTS and evMarker instead of audio.
+	evPT      int
+	evNow     bool
+	evMarker  bool
+	evTS      uint32
+	evPayload [4]byte
+
 	// RTP sending: one SSRC for the leg's life; sequence and timestamp
 	// continue across holds and codec changes.
 	ssrc    uint32
@@ -79,6 +102,9 @@ func (mx *legMix) init(ssrc uint32) {
 	mx.atMix = make([]int16, maxFrame)
 	mx.out = make([]int16, maxFrame)
 	mx.outLeg = make([]int16, maxFrame)
+	mx.promptPCM = make([]int16, maxFrame)
+	mx.tonePCM = make([]int16, maxFrame)
+	mx.listenQ, mx.talkQ = unityQ14, unityQ14
 	mx.pkt = make([]byte, rtpHeaderLen+codec.MaxPayload)
 	mx.payload = make([]byte, codec.MaxPayload)
 	mx.rtcpBuf = make([]byte, 0, 512)
@@ -105,6 +131,7 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 		mx.inRS, mx.outRS, mx.rsRate = nil, nil, 0
 		mx.group = nil
 		mx.sup, mx.supFailed = nil, false
+		mx.passGen = nil // its tone was at the old rate
 	}
 	mx.pt = l.params.PayloadType
 	dir := l.params.Direction
@@ -138,6 +165,9 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 		}
 		mx.nextRTCP = nextReport(now)
 	}
+	l.preparePrompt(mx)
+	l.prepareDigits(mx)
+	mx.listenQ, mx.talkQ = gainQ14(l.listenGain), gainQ14(l.talkGain)
 	l.mu.Unlock()
 	if scan && !mx.scanning && mx.sup != nil {
 		mx.sup.Reset() // after a hold or telephone-event: drop the stale frame
@@ -151,6 +181,11 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 	}
 	mx.wasRecv = mx.recv
 	mx.have = pulled && mx.recv
+	if mx.have && mx.talkQ != unityQ14 {
+		// Before talker detection, so that the volume the room hears is
+		// the one it judges.
+		scaleQ14(mx.pcm[:mx.frame()], mx.talkQ)
+	}
 	return timeout, report
 }
 
@@ -238,9 +273,12 @@ func (mx *legMix) ensureResamplers(r *room) bool {
 	return true
 }
 
-// encodeOwn encodes what a talker hears (mx.out at the mix rate) with the
-// leg's own encoder and returns the payload.
-func (mx *legMix) encodeOwn(r *room) ([]byte, error) {
+// encodeOwn encodes what a leg hears on its own (mx.out at the mix rate:
+// a talker's mix-minus, or the room's mix for a leg with a prompt or a
+// listen gain) with the leg's own encoder and returns the payload. At the
+// leg's rate, the listen gain applies to the room's audio and the prompt
+// frame, when withPrompt says there is one, is mixed over it ducked.
+func (mx *legMix) encodeOwn(r *room, withPrompt bool) ([]byte, error) {
 	n := mx.frame()
 	pcm := mx.out[:r.frame]
 	if mx.info.SampleRate != r.rate {
@@ -250,6 +288,12 @@ func (mx *legMix) encodeOwn(r *room) ([]byte, error) {
 		w := mx.outRS.Process(mx.outLeg[:n], pcm)
 		clear(mx.outLeg[w:n])
 		pcm = mx.outLeg[:n]
+	}
+	if mx.listenQ != unityQ14 {
+		scaleQ14(pcm, mx.listenQ)
+	}
+	if withPrompt {
+		duckAndAdd(pcm, mx.promptPCM[:n])
 	}
 	k, err := mx.enc.Encode(pcm, mx.payload)
 	if err != nil {
@@ -262,21 +306,31 @@ func (mx *legMix) encodeOwn(r *room) ([]byte, error) {
 // counted and not retried: the mixer never waits for a leg.
 func (l *Leg) sendRTP(payload []byte) {
 	mx := &l.mx
-	mx.hdr.Marker = mx.marker
-	mx.hdr.PayloadType = mx.pt
+	if l.sendPacket(mx.pt, mx.marker, mx.ts, payload) {
+		mx.marker = false
+	}
+}
+
+// sendPacket sends payload with the leg's SSRC and next sequence number and
+// the given payload type, marker and timestamp: audio, or a
+// telephone-event. It reports whether the packet was built (its sequence
+// number used); a failed write is counted and not retried.
+func (l *Leg) sendPacket(pt uint8, marker bool, ts uint32, payload []byte) bool {
+	mx := &l.mx
+	mx.hdr.Marker = marker
+	mx.hdr.PayloadType = pt
 	mx.hdr.SequenceNumber = mx.seq
-	mx.hdr.Timestamp = mx.ts
+	mx.hdr.Timestamp = ts
 	n, err := mx.hdr.MarshalTo(mx.pkt)
 	if err != nil {
 		l.b.metrics.sendErrors.Inc()
-		return
+		return false
 	}
 	n += copy(mx.pkt[n:], payload)
 	mx.seq++
-	mx.marker = false
 	if err := l.rtpOut.send(mx.pkt[:n], mx.dest); err != nil {
 		l.b.metrics.sendErrors.Inc()
-		return
+		return true
 	}
 	mx.packets++
 	mx.octets += uint32(len(payload))
@@ -285,4 +339,5 @@ func (l *Leg) sendRTP(payload []byte) {
 	l.bytesOut.Add(uint64(n))
 	l.b.metrics.packetsOut.Inc()
 	l.b.metrics.bytesOut.Add(float64(n))
+	return true
 }

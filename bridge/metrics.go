@@ -23,20 +23,22 @@ const (
 // metrics holds the bridge's Prometheus collectors. The hot path only touches
 // pre-resolved children (no label lookups per packet).
 type metrics struct {
-	packetsIn, packetsOut prometheus.Counter
-	bytesIn, bytesOut     prometheus.Counter
-	sendErrors            prometheus.Counter
-	rtcpIn, rtcpErrors    prometheus.Counter
-	rtcpOut               prometheus.Counter
-	dtmfEvents            prometheus.Counter
-	concealed             prometheus.Counter
-	mediaTimeouts         prometheus.Counter
-	legs, rooms           prometheus.Gauge
-	tickSeconds           prometheus.Histogram
-	overruns              prometheus.Counter
-	lateFrames            prometheus.Counter
-	skippedFrames         prometheus.Counter
-	compressed            prometheus.Counter
+	packetsIn, packetsOut  prometheus.Counter
+	bytesIn, bytesOut      prometheus.Counter
+	sendErrors             prometheus.Counter
+	rtcpIn, rtcpErrors     prometheus.Counter
+	rtcpOut                prometheus.Counter
+	dtmfEvents             prometheus.Counter
+	concealed              prometheus.Counter
+	mediaTimeouts          prometheus.Counter
+	legs, rooms            prometheus.Gauge
+	tickSeconds            prometheus.Histogram
+	overruns               prometheus.Counter
+	lateFrames             prometheus.Counter
+	skippedFrames          prometheus.Counter
+	compressed             prometheus.Counter
+	prompts, announcements prometheus.Counter
+	dtmfSent, dtmfPassed   prometheus.Counter
 
 	dropWrongSource, dropUnknownPT, dropMalformed, dropOversized prometheus.Counter
 	dropLate, dropDuplicate, dropNotStarted, dropOverflow        prometheus.Counter
@@ -90,6 +92,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		compressed: counter("roomgate_bridge_jitter_compressed_total",
 			"Received packets dropped from a jitter buffer that stayed deeper than its target (drift, bursts)."),
 	}
+	m.prompts = counter("roomgate_bridge_prompts_total", "Prompt sequences queued for one leg (Play).")
+	m.announcements = counter("roomgate_bridge_announcements_total", "Prompt sequences queued for a whole room (Announce).")
+	m.dtmfSent = counter("roomgate_bridge_dtmf_sent_total", "DTMF digits sent to legs as RFC 4733 telephone events.")
+	m.dtmfPassed = counter("roomgate_bridge_dtmf_passed_total", "DTMF digits passed into a room as tones (pass-through).")
 	if reg != nil {
 		// A second bridge on the same registry (a restart, tests) shares
 		// the collectors already registered.
@@ -111,6 +117,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			&m.packetsIn, &m.packetsOut, &m.bytesIn, &m.bytesOut, &m.sendErrors, &m.rtcpIn, &m.rtcpOut,
 			&m.rtcpErrors, &m.dtmfEvents, &m.concealed, &m.mediaTimeouts, &m.overruns,
 			&m.lateFrames, &m.skippedFrames, &m.compressed,
+			&m.prompts, &m.announcements, &m.dtmfSent, &m.dtmfPassed,
 		} {
 			if got, ok := register(*c).(prometheus.Counter); ok {
 				*c = got

@@ -50,6 +50,15 @@ type room struct {
 	work   chan sendRange // to the send workers of a large room
 	sendWG sync.WaitGroup
 
+	// Announcements (announce.go): annQ waits under mu, annPending says
+	// it is not empty without taking mu every tick; ann is playing and
+	// annPCM holds its frame. mixRate is rate, for Announce's player.
+	annQ       []*announcement
+	annPending atomic.Bool
+	ann        *announcement
+	annPCM     []int16
+	mixRate    atomic.Int32
+
 	catchUp    bool      // this tick is part of a burst of overdue frames
 	skipped    int       // frames skipped since skipLogged
 	skipLogged time.Time // when skipped frames were last logged
@@ -80,6 +89,8 @@ func newRoom(b *Bridge, name string) *room {
 		name: name,
 		acc:  make([]int32, maxFrame),
 		full: make([]int16, maxFrame),
+
+		annPCM: make([]int16, maxFrame),
 	}
 	r.ctx, r.cancel = context.WithCancel(b.ctx)
 	r.setRate(8000)
@@ -91,6 +102,7 @@ func newRoom(b *Bridge, name string) *room {
 func (r *room) setRate(rate int) {
 	r.rate = rate
 	r.frame = rate * codec.FrameDuration / 1000
+	r.mixRate.Store(int32(rate))
 }
 
 // run is the mixer goroutine. It produces exactly one frame per 20 ms of the
@@ -242,29 +254,43 @@ func (r *room) tick(now time.Time) {
 	}
 	selectTalkers(r.spk, r.b.maxTalkers)
 
-	// 3. Sum the talkers at the mix rate.
+	// 3. Sum the talkers, the DTMF tones legs pass and the room's
+	// announcement at the mix rate.
 	acc := r.acc[:r.frame]
 	clear(acc)
 	for _, l := range r.active {
 		mx := &l.mx
-		if !mx.spk.talking || !mx.have {
+		voice := mx.spk.talking && mx.have
+		tone := mx.passTone()
+		mx.contrib = voice || tone
+		if !mx.contrib {
+			mx.wasContrib = false
 			continue
 		}
-		if mx.spk.changed && mx.inRS != nil {
-			// The resamplers only run while the leg talks: start them
-			// from silence rather than from its last talkspurt.
+		if tone {
+			n := mx.frame()
+			if !voice {
+				clear(mx.pcm[:n])
+			}
+			addSat(mx.pcm[:n], mx.tonePCM[:n])
+		}
+		if !mx.wasContrib && mx.inRS != nil {
+			// The input resampler only runs while the leg is heard:
+			// start it from silence rather than from its last talkspurt.
 			mx.inRS.Reset()
-			mx.outRS.Reset()
 		}
 		if in := mx.toMix(r); in != nil {
 			accumulate(acc, in)
 		} else {
-			mx.have = false
+			mx.contrib = false
 		}
+		mx.wasContrib = mx.contrib
 	}
+	r.mixAnnouncement(acc)
 	saturateInto(r.full[:r.frame], acc)
 
-	// 4. Decide what every leg hears: talkers get their own encode, the
+	// 4. Decide what every leg hears: legs heard in the mix, legs playing
+	// a prompt and legs with a listen gain get their own encode, the
 	// others share one encode per codec.
 	for _, l := range r.active {
 		mx := &l.mx
@@ -273,18 +299,29 @@ func (r *room) tick(now time.Time) {
 			l.talking.Store(mx.spk.talking)
 			l.emit(Event{Kind: EventTalking, Talking: mx.spk.talking, At: now})
 		}
-		if mx.enc == nil || !mx.send || !mx.dest.IsValid() {
+		withPrompt := mx.fillPrompt() // even when not sending: prompts keep time
+		if mx.enc == nil || !mx.send || !mx.dest.IsValid() || mx.evNow {
+			mx.private = false
 			continue
 		}
 		var err error
-		if mx.spk.talking && mx.have {
-			in := mx.pcm[:r.frame]
-			if mx.info.SampleRate != r.rate {
-				in = mx.atMix[:r.frame]
+		if mx.contrib || withPrompt || mx.listenQ != unityQ14 {
+			if !mx.private && mx.outRS != nil {
+				mx.outRS.Reset() // from silence, not from its last use
 			}
-			mixMinus(mx.out[:r.frame], acc, in)
-			mx.next, err = mx.encodeOwn(r)
+			mx.private = true
+			if mx.contrib {
+				in := mx.pcm[:r.frame]
+				if mx.info.SampleRate != r.rate {
+					in = mx.atMix[:r.frame]
+				}
+				mixMinus(mx.out[:r.frame], acc, in)
+			} else {
+				copy(mx.out[:r.frame], r.full[:r.frame])
+			}
+			mx.next, err = mx.encodeOwn(r, withPrompt)
 		} else {
+			mx.private = false
 			mx.next, err = r.shared(mx)
 		}
 		if err != nil {
@@ -329,7 +366,9 @@ func (r *room) sendRange(lo, hi int) {
 		if mx.enc == nil {
 			continue // not started
 		}
-		if mx.next != nil {
+		if mx.evNow {
+			l.sendEvent() // instead of audio while a telephone-event plays
+		} else if mx.next != nil {
 			l.sendRTP(mx.next)
 		} else {
 			mx.marker = true // the next packet starts a talkspurt again

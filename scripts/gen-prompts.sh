@@ -49,6 +49,21 @@ say you-are-participant "You are participant"
 say participants "participants."
 say conference-ended "The conference has ended."
 say goodbye "Goodbye."
+say unlocked "The conference is unlocked."
+say moderator "You are now a moderator."
+say enter-moderator-pin "Please enter the moderator PIN, followed by the hash key."
+say all-muted "All participants except moderators are muted."
+say participant-removed "The participant has been removed."
+say confirm-end "To end the conference for everyone, press one. To cancel, press any other key."
+say not-allowed "This command is for moderators."
+say too-many-attempts "Too many attempts."
+# help reads the default key map of conf's in-call commands; keep it in
+# step with that map.
+say help "Star six, mute or unmute. Star four and star seven, listen volume down and up. \
+Star five and star eight, talk volume down and up. Star one, number of participants. \
+Star nine, become moderator. Moderators: star two, mute all; star three, lock or unlock; \
+star zero, remove the last participant to join; pound pound, end the conference. \
+Star star, this help."
 for d in 0 1 2 3 4 5 6 7 8 9; do
 	say "digit-$d" "$d"
 done

@@ -85,6 +85,22 @@ func (g *Generator) Queue(digits string) error {
 	return nil
 }
 
+// QueueDigit adds one digit to play, like Queue, without the string: the
+// bridge queues digits one at a time from its mixer, where it must not
+// allocate.
+func (g *Generator) QueueDigit(d rune) error {
+	c, err := Normalize(d)
+	if err != nil {
+		return fmt.Errorf("queueing a DTMF digit: %w", err)
+	}
+	if g.size == maxQueue {
+		return fmt.Errorf("queueing DTMF digit %q: %d already queued: %w", c, g.size, ErrConfig)
+	}
+	g.queue[(g.head+g.size)%maxQueue] = c
+	g.size++
+	return nil
+}
+
 // Busy reports whether a tone or its pause is playing or digits are queued.
 func (g *Generator) Busy() bool { return g.left > 0 || g.size > 0 }
 

@@ -118,3 +118,46 @@ func BenchmarkGenerator(b *testing.B) {
 		g.Fill(frame)
 	}
 }
+
+// TestGeneratorQueueDigit: digits queued one by one play like a string,
+// bad ones and overflow are refused, and queueing does not allocate.
+func TestGeneratorQueueDigit(t *testing.T) {
+	a, _ := NewGenerator(8000, 0, 0, 0)
+	b, _ := NewGenerator(8000, 0, 0, 0)
+	if err := a.Queue("7c#"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range "7c#" {
+		if err := b.QueueDigit(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fa, fb := make([]int16, 160), make([]int16, 160)
+	for a.Busy() || b.Busy() {
+		a.Fill(fa)
+		b.Fill(fb)
+		if !slices.Equal(fa, fb) {
+			t.Fatal("QueueDigit plays differently from Queue")
+		}
+	}
+	if err := b.QueueDigit('x'); !errors.Is(err, ErrDigit) {
+		t.Errorf("bad digit: %v", err)
+	}
+	for range maxQueue {
+		if err := b.QueueDigit('1'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.QueueDigit('1'); !errors.Is(err, ErrConfig) {
+		t.Errorf("overflow: %v", err)
+	}
+	c, _ := NewGenerator(8000, 0, 0, 0)
+	if n := testing.AllocsPerRun(100, func() {
+		_ = c.QueueDigit('5')
+		for c.Busy() {
+			c.Fill(fa)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per digit", n)
+	}
+}

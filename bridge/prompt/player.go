@@ -68,6 +68,32 @@ func (p *Player) Fill(frame []int16) int {
 	return n
 }
 
+// Elapsed returns how much of the sequence has been played.
+func (p *Player) Elapsed() time.Duration {
+	return time.Duration(p.done) * time.Second / time.Duration(p.rate)
+}
+
+// Seek moves the play position to d from the start of the sequence (to
+// its end when d is longer, to the start when negative). With Elapsed, it
+// lets a caller carry a half-played sequence over to a Player at another
+// rate when the rate it plays at changes.
+func (p *Player) Seek(d time.Duration) {
+	pos := p.total
+	if d < p.Duration() {
+		// Rounded, so that a position taken from Elapsed at any rate
+		// comes back to the same sample.
+		pos = int((max(d, 0)*time.Duration(p.rate) + time.Second/2) / time.Second)
+	}
+	p.i, p.off, p.done = 0, 0, pos
+	for p.i < len(p.clips) && pos >= len(p.clips[p.i]) {
+		pos -= len(p.clips[p.i])
+		p.i++
+	}
+	if p.i < len(p.clips) {
+		p.off = pos
+	}
+}
+
 // Number returns the prompts that speak n digit by digit ("4", "1 2").
 func Number(n int) ([]string, error) {
 	if n < 0 {

@@ -13,23 +13,34 @@ package prompt
 // WAV files <name>.wav; Join and Leave are synthesised unless a file of that
 // name replaces them.
 const (
-	Welcome           = "welcome"
-	EnterConferenceID = "enter-conference-id" // "…followed by the hash key"
-	EnterPIN          = "enter-pin"
-	WrongPIN          = "wrong-pin"
-	InvalidConference = "invalid-conference"
-	FirstParticipant  = "first-participant"
-	OnlyParticipant   = "only-participant"
-	Muted             = "muted"
-	Unmuted           = "unmuted"
-	Locked            = "locked"
-	ThereAre          = "there-are"
-	YouAreParticipant = "you-are-participant"
-	Participants      = "participants"
-	ConferenceEnded   = "conference-ended"
-	Goodbye           = "goodbye"
-	Join              = "join"
-	Leave             = "leave"
+	Welcome            = "welcome"
+	EnterConferenceID  = "enter-conference-id" // "…followed by the hash key"
+	EnterPIN           = "enter-pin"
+	WrongPIN           = "wrong-pin"
+	InvalidConference  = "invalid-conference"
+	FirstParticipant   = "first-participant"
+	OnlyParticipant    = "only-participant"
+	Muted              = "muted"
+	Unmuted            = "unmuted"
+	Locked             = "locked"
+	ThereAre           = "there-are"
+	YouAreParticipant  = "you-are-participant"
+	Participants       = "participants"
+	ConferenceEnded    = "conference-ended"
+	Goodbye            = "goodbye"
+	Unlocked           = "unlocked"
+	Moderator          = "moderator" // "you are now a moderator"
+	EnterModeratorPIN  = "enter-moderator-pin"
+	AllMuted           = "all-muted" // "all participants except moderators are muted"
+	ParticipantRemoved = "participant-removed"
+	ConfirmEnd         = "confirm-end" // "to end the conference for everyone press one; …"
+	NotAllowed         = "not-allowed" // "this command is for moderators"
+	TooManyAttempts    = "too-many-attempts"
+	// Help reads the default in-call key map (conf's); it is the one long
+	// prompt, about half a minute.
+	Help  = "help"
+	Join  = "join"
+	Leave = "leave"
 )
 
 // Digit returns the name of the prompt speaking d (0-9), e.g. "digit-4",
@@ -48,6 +59,8 @@ var digitNames = [10]string{"digit-0", "digit-1", "digit-2", "digit-3", "digit-4
 func Required() []string {
 	names := []string{Welcome, EnterConferenceID, EnterPIN, WrongPIN, InvalidConference,
 		FirstParticipant, OnlyParticipant, Muted, Unmuted, Locked, ThereAre, YouAreParticipant,
-		Participants, ConferenceEnded, Goodbye, Join, Leave}
+		Participants, ConferenceEnded, Goodbye, Join, Leave,
+		Unlocked, Moderator, EnterModeratorPIN, AllMuted, ParticipantRemoved, ConfirmEnd,
+		NotAllowed, TooManyAttempts, Help}
 	return append(names, digitNames[:]...)
 }
