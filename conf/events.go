@@ -7,17 +7,26 @@ import (
 
 // Event types of the live event stream.
 const (
-	EventJoined    = "participant_joined"
-	EventLeft      = "participant_left"
-	EventRemoved   = "participant_removed"
-	EventMuted     = "participant_muted"
-	EventUnmuted   = "participant_unmuted"
-	EventLocked    = "conference_locked"
-	EventUnlocked  = "conference_unlocked"
-	EventStarted   = "conference_started"
-	EventEnded     = "conference_ended"
-	EventDeleted   = "conference_deleted"
-	eventQueueSize = 256
+	EventJoined   = "participant_joined"
+	EventLeft     = "participant_left"
+	EventRemoved  = "participant_removed"
+	EventMuted    = "participant_muted"
+	EventUnmuted  = "participant_unmuted"
+	EventLocked   = "conference_locked"
+	EventUnlocked = "conference_unlocked"
+	EventStarted  = "conference_started"
+	EventEnded    = "conference_ended"
+	EventDeleted  = "conference_deleted"
+	// Role-based and asymmetric conferences (podium.go).
+	EventHandRaised  = "hand_raised"
+	EventHandLowered = "hand_lowered"
+	EventPodiumGiven = "podium_given"
+	EventPodiumTaken = "podium_taken"
+	EventPresenter   = "presenter_changed"
+	// E-mail invitations (guestmail.go); Target is the address.
+	EventMailSent   = "invite_mailed"
+	EventMailFailed = "invite_mail_failed"
+	eventQueueSize  = 256
 )
 
 // Event is one thing that happened in a live conference, as the event

@@ -31,6 +31,7 @@ type metrics struct {
 	logins      *prometheus.CounterVec
 	collectors  []prometheus.Collector
 	registerErr error
+	ivr         *ivrState // the lobby's, PIN guard's and DTMF commands' state and collectors (dialin.go)
 }
 
 func newMetrics() *metrics {
@@ -72,6 +73,8 @@ func newMetrics() *metrics {
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.logins.WithLabelValues(r)
 	}
+	m.ivr = newIVRState()
+	m.collectors = append(m.collectors, m.ivr.metrics.collectors()...)
 	return m
 }
 
@@ -114,4 +117,76 @@ func joinResult(err error) string {
 	default:
 		return joinError
 	}
+}
+
+// Labels of the lobby, PIN and DTMF metrics.
+const (
+	lobbyJoined            = "joined"
+	lobbyInvalidConference = "invalid_conference"
+	lobbyWrongPIN          = "wrong_pin"
+	lobbyRefused           = "refused" // locked, full, removed, guest in an internal conference
+	lobbyTimeout           = "timeout"
+	lobbyHungUp            = "hung_up" // the caller left first
+	lobbyError             = "error"
+
+	digitInvalid = "invalid"
+	digitFlood   = "flood"
+	digitQueue   = "queue"
+
+	commandOK     = "ok"
+	commandDenied = "denied"
+	commandFailed = "failed"
+)
+
+// ivrMetrics count what the lobby, the PIN guard and in-call commands do.
+type ivrMetrics struct {
+	lobby         *prometheus.CounterVec
+	pinFailures   *prometheus.CounterVec
+	pinCooldowns  prometheus.Counter
+	pinRefused    prometheus.Counter
+	digitsDropped *prometheus.CounterVec
+	commands      *prometheus.CounterVec
+}
+
+func newIVRMetrics() *ivrMetrics {
+	m := &ivrMetrics{
+		lobby: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_conf_lobby_calls_total",
+			Help: "Calls that left the IVR lobby, by result: joined, invalid_conference, wrong_pin, refused, timeout, hung_up, error.",
+		}, []string{"result"}),
+		pinFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_conf_pin_failures_total",
+			Help: "Wrong PINs, by where they were entered: dial_string, lobby, in_call.",
+		}, []string{"where"}),
+		pinCooldowns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomgate_conf_pin_cooldowns_total",
+			Help: "Source addresses refused for the PIN cool-down after too many wrong PINs.",
+		}),
+		pinRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomgate_conf_pin_refused_calls_total",
+			Help: "Calls refused or hung up because their source address was in the PIN cool-down or they entered too many wrong PINs.",
+		}),
+		digitsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_conf_dtmf_dropped_total",
+			Help: "DTMF keys dropped, by reason: invalid (not 0-9*#A-D), flood (too many per second), queue (not handled fast enough).",
+		}, []string{"reason"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_conf_dtmf_commands_total",
+			Help: "In-call DTMF commands, by command and result: ok, denied (no right or wrong PIN), failed, confirming and cancelled (end).",
+		}, []string{"command", "result"}),
+	}
+	for _, r := range []string{lobbyJoined, lobbyInvalidConference, lobbyWrongPIN, lobbyRefused, lobbyTimeout, lobbyHungUp, lobbyError} {
+		m.lobby.WithLabelValues(r)
+	}
+	for _, w := range []string{pinWhereDialString, pinWhereLobby, pinWhereInCall} {
+		m.pinFailures.WithLabelValues(w)
+	}
+	for _, r := range []string{digitInvalid, digitFlood, digitQueue} {
+		m.digitsDropped.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *ivrMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.lobby, m.pinFailures, m.pinCooldowns, m.pinRefused, m.digitsDropped, m.commands}
 }

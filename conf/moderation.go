@@ -2,6 +2,7 @@ package conf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -18,7 +19,8 @@ type MutableLeg interface {
 }
 
 // admissionChecks runs the rules of Join that need more reads than the
-// conference itself: the caller's ban and his role.
+// conference itself: the caller's ban, his role, and for an internal
+// conference whether he is invited.
 func (s *Service) admissionChecks(ctx context.Context, c Conference, p *Participant) (string, error) {
 	if s.bans != nil {
 		banned, err := s.bans.IsBanned(ctx, c.ID, banSubject(p.userID, p.remote))
@@ -31,7 +33,17 @@ func (s *Service) admissionChecks(ctx context.Context, c Conference, p *Particip
 			return "", fmt.Errorf("%w (%w)", ErrRemoved, ErrUnauthorized)
 		}
 	}
-	return s.roleFor(ctx, c, p.userID)
+	role, invited, err := s.roleFor(ctx, c, p.userID)
+	if err != nil {
+		return "", err
+	}
+	if role == RoleParticipant && !invited && c.Access == AccessInternal && !c.JoinWithoutInvitation && !isDialledLeg(p.leg) {
+		// Also ErrUnauthorized: signalling refuses it as it refuses a
+		// guest (SIP 403).
+		return "", fmt.Errorf("user %s is not invited to internal conference %s: %w (%w)",
+			p.userID, c.ID, ErrForbidden, ErrUnauthorized)
+	}
+	return role, nil
 }
 
 // liftBansOfNewInvitations forgets the removal of every target that c
@@ -171,38 +183,27 @@ func (s *Service) dropLeg(p *Participant, cause error) bool {
 		s.mu.Unlock()
 		return false
 	}
-	p.left = true
-	s.metrics.leaves.Inc()
-	s.metrics.live.Dec()
-	if r := s.rooms[p.confID]; r != nil {
-		delete(r.legs, p.id)
-		if len(r.legs) == 0 {
-			delete(s.rooms, p.confID)
-		}
-	}
+	s.removeLegLocked(p)
 	s.mu.Unlock()
 	s.recordCall(p, s.clock(), cause)
 	return true
 }
 
 // SetMuted closes (muted true) or opens the microphone of live
-// participant pid in conference confID.
+// participant pid in conference confID. Moderators may mute and unmute
+// anyone; the participant himself (his token's user) may mute himself and
+// unmute himself when MayParticipant allows him to speak (see MuteSelf).
 func (s *Service) SetMuted(ctx context.Context, actor User, confID, pid string, muted bool) error {
-	if _, err := s.conferenceFor(ctx, actor, confID, ActionModerate); err != nil {
-		return fmt.Errorf("muting a participant: %w", err)
-	}
-	p, err := s.liveParticipant(confID, pid)
+	_, p, moderator, err := s.selfOrModerator(ctx, actor, confID, pid)
 	if err != nil {
 		return fmt.Errorf("muting a participant: %w", err)
 	}
-	ml, ok := p.leg.(MutableLeg)
-	if !ok {
-		return fmt.Errorf("muting participant %s: his %s leg cannot be muted: %w", pid, p.protocol, ErrNotSupported)
+	if !moderator {
+		return s.MuteSelf(ctx, p, muted)
 	}
-	ml.SetMuted(muted)
-	s.mu.Lock()
-	p.muted = muted
-	s.mu.Unlock()
+	if err := s.applyMute(p, muted, nil); err != nil {
+		return err
+	}
 	typ := EventUnmuted
 	if muted {
 		typ = EventMuted
@@ -253,6 +254,12 @@ func (s *Service) StopConference(ctx context.Context, actor User, id string) (Co
 	if err != nil {
 		return Conference{}, fmt.Errorf("ending a conference: %w", err)
 	}
+	return s.stopConference(ctx, c, actor.ID), nil
+}
+
+// stopConference ends c for all on behalf of user by (rights checked).
+func (s *Service) stopConference(ctx context.Context, c Conference, by string) Conference {
+	id := c.ID
 	n := s.endRoom(id, ErrEnded)
 	now := s.clock()
 	s.mu.Lock()
@@ -266,9 +273,77 @@ func (s *Service) StopConference(ctx context.Context, actor User, id string) (Co
 	}
 	s.setState(&c)
 	s.mu.Unlock()
-	s.emit(Event{Type: EventEnded, ConferenceID: id, By: actor.ID})
-	s.log.InfoContext(ctx, "conference ended for all", "conf", id, "legs", n, "by", actor.ID)
-	return c, nil
+	s.emit(Event{Type: EventEnded, ConferenceID: id, By: by})
+	s.log.InfoContext(ctx, "conference ended for all", "conf", id, "legs", n, "by", by)
+	return c
+}
+
+// ErrLeft is the cause given to a leg that left because he (or a
+// moderator for him) asked through LeaveAs or LeaveCall, rather than by
+// hanging up.
+var ErrLeft = errors.New("conf: left the conference")
+
+// LeaveAs is a participant leaving conference confID: "leave" (the others
+// go on) or, with endForAll, "end for all" (StopConference: every leg is
+// hung up with ErrEnded). The participant himself (his token's user) or a
+// moderator may ask (for the owner only he himself, since hanging him up
+// would remove him); ending for all needs the right to moderate, and
+// asking for it without that right is refused (ErrForbidden) with
+// nothing done, so that a client never believes the room ended when it
+// did not. It reports whether the conference was ended.
+func (s *Service) LeaveAs(ctx context.Context, actor User, confID, pid string, endForAll bool) (bool, error) {
+	c, p, moderator, err := s.selfOrModerator(ctx, actor, confID, pid)
+	if err != nil {
+		return false, fmt.Errorf("leaving a conference: %w", err)
+	}
+	if endForAll {
+		if !moderator {
+			return false, fmt.Errorf("ending conference %s for all: only the owner and moderators may: %w", confID, ErrForbidden)
+		}
+		s.stopConference(ctx, c, actor.ID)
+		return true, nil
+	}
+	if self := actor.ID != "" && actor.ID == p.userID; !self && p.userID != "" && p.userID == c.Owner {
+		// Hanging the owner up is removing him, which nobody may.
+		return false, fmt.Errorf("making participant %s leave: he is the owner of conference %s: %w", pid, confID, ErrForbidden)
+	}
+	s.leaveByRequest(ctx, p, actor.ID)
+	return false, nil
+}
+
+// LeaveCall is LeaveAs from the call itself (a DTMF key): ending for all
+// needs the participant's live role to be owner or moderator (a
+// moderator PIN entered during the call counts).
+func (s *Service) LeaveCall(ctx context.Context, p *Participant, endForAll bool) (bool, error) {
+	if p == nil {
+		return false, fmt.Errorf("leaving a conference: %w", ErrNotFound)
+	}
+	if endForAll {
+		if !isChair(p) {
+			return false, fmt.Errorf("ending conference %s for all: only the owner and moderators may: %w", p.confID, ErrForbidden)
+		}
+		c, err := s.GetConference(ctx, p.confID)
+		if err != nil {
+			return false, fmt.Errorf("ending a conference for all: %w", err)
+		}
+		s.stopConference(ctx, c, p.userID)
+		return true, nil
+	}
+	s.leaveByRequest(ctx, p, p.userID)
+	return false, nil
+}
+
+// leaveByRequest takes p out as Leave does and hangs his leg up with
+// ErrLeft.
+func (s *Service) leaveByRequest(ctx context.Context, p *Participant, by string) {
+	if !s.dropLeg(p, ErrLeft) {
+		return // gone already
+	}
+	p.leg.Hangup(ErrLeft)
+	e := participantEvent(EventLeft, p)
+	e.By, e.Cause = by, causeText(ErrLeft)
+	s.emit(e)
+	s.log.InfoContext(ctx, "participant left at request", "conf", p.confID, "leg", p.id, "by", by)
 }
 
 // RunConference starts conference id now (before its scheduled time, or a
@@ -304,11 +379,12 @@ func (s *Service) Invite(ctx context.Context, actor User, id string, invs []Invi
 	if len(invs) == 0 {
 		return Conference{}, invalid("invitations", "must name at least one target")
 	}
-	asked := Conference{Invitations: invs}
+	asked := Conference{Access: c.Access, Invitations: invs}
 	if err := validateInvitations(&asked); err != nil {
 		return Conference{}, err // field names index the request's list
 	}
 	invs = asked.Invitations
+	before := c.Invitations
 	old := c
 	old.Invitations = nil // every named target counts as invited again
 	next := append([]Invitation(nil), c.Invitations...)
@@ -342,5 +418,6 @@ func (s *Service) Invite(ctx context.Context, actor User, id string, invs []Invi
 	s.setState(&c)
 	s.mu.Unlock()
 	s.log.InfoContext(ctx, "invited", "conf", id, "targets", len(invs), "by", actor.ID)
+	s.mailNewInvitations(ctx, before, c)
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -33,8 +34,10 @@ const (
 const maxJoinRetries = 4
 
 // Participant is a live leg admitted into a conference. It is created by
-// Join and ends with Leave; its fields do not change while it lives, so the
-// accessors need no lock.
+// Join and ends with Leave; its identity fields do not change while it
+// lives, so their accessors need no lock. The live state below them (mute,
+// hand, podium seat, the conference rules he joined under) is guarded by
+// Service.mu.
 type Participant struct {
 	id          string
 	confID      string
@@ -47,6 +50,16 @@ type Participant struct {
 	leg         LegHandle
 	left        bool // guarded by Service.mu
 	muted       bool // guarded by Service.mu
+	// muteMu serialises changes of the leg's microphone with the muted
+	// flag, so that the leg and the live list never disagree when a join,
+	// a moderator and the participant himself act at once. It is taken
+	// before Service.mu, never while holding it.
+	muteMu sync.Mutex
+	// Guarded by Service.mu (podium.go).
+	handRaised  bool
+	podium      bool // a podium seat (role-based) or the floor (asymmetric)
+	cameraMuted bool
+	rules       liveRules
 }
 
 // ID is the participant's ID, unique among the live participants of the
@@ -134,6 +147,11 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 		userID:      userID,
 		leg:         req.Leg,
 	}
+	// Nobody else can reach p before it is admitted; holding muteMu until
+	// the mute on join reached the leg keeps a moderator's unmute from
+	// being overtaken by it.
+	p.muteMu.Lock()
+	defer p.muteMu.Unlock()
 	for try := 0; ; try++ {
 		last := try >= maxJoinRetries
 		s.mu.Lock()
@@ -172,7 +190,7 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 			s.mu.Unlock()
 			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, errNotStarted(c))
 		}
-		err = s.admitLocked(c, p)
+		mute, err := s.admitLocked(c, p)
 		startedNow := false
 		if err == nil {
 			delete(s.ended, c.ID)
@@ -185,36 +203,51 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 		if err != nil {
 			return nil, fmt.Errorf("joining conference %s: %w", req.ConferenceID, err)
 		}
+		if mute {
+			// The leg was checked by prepareJoinLocked: it can be muted.
+			if ml, ok := p.leg.(MutableLeg); ok {
+				ml.SetMuted(true)
+			}
+		}
 		if startedNow {
 			s.emit(Event{Type: EventStarted, ConferenceID: c.ID, By: p.userID})
 		}
 		s.log.InfoContext(ctx, "participant joined", "conf", p.confID, "leg", p.id,
-			"protocol", p.protocol, "remote", p.remote, "role", p.Role())
+			"protocol", p.protocol, "remote", p.remote, "role", p.Role(), "muted", mute)
 		s.emit(participantEvent(EventJoined, p))
+		if mute {
+			e := participantEvent(EventMuted, p)
+			e.Cause = "muted on join"
+			s.emit(e)
+		}
 		return p, nil
 	}
 }
 
 // admitLocked applies the admission rules to p for conference c and adds
-// it to the room; s.mu must be held.
-func (s *Service) admitLocked(c Conference, p *Participant) error {
+// it to the room; it reports whether p's microphone is to be closed as he
+// joins (podium.go). s.mu must be held.
+func (s *Service) admitLocked(c Conference, p *Participant) (mute bool, err error) {
 	if c.Locked {
-		return ErrLocked
+		return false, ErrLocked
 	}
 	if p.userID == "" && c.Access != AccessPublic && !isDialledLeg(p.leg) { // dialled legs: see dialer.go
-		return fmt.Errorf("guests may not join an internal conference: %w", ErrUnauthorized)
+		return false, fmt.Errorf("guests may not join an internal conference: %w", ErrUnauthorized)
 	}
 	r := s.rooms[c.ID]
 	if r == nil {
 		r = &room{legs: make(map[string]*Participant)}
 	}
 	if c.MaxParticipants > 0 && len(r.legs) >= c.MaxParticipants {
-		return ErrFull
+		return false, ErrFull
+	}
+	if mute, err = s.prepareJoinLocked(c, p); err != nil {
+		return false, err
 	}
 	for {
 		id, err := randomID(s.rand)
 		if err != nil {
-			return fmt.Errorf("generating participant ID: %w", err)
+			return false, fmt.Errorf("generating participant ID: %w", err)
 		}
 		if !s.liveIDLocked(id) {
 			p.id = id
@@ -225,7 +258,7 @@ func (s *Service) admitLocked(c Conference, p *Participant) error {
 	r.legs[p.id] = p
 	s.rooms[c.ID] = r
 	s.metrics.live.Inc()
-	return nil
+	return mute, nil
 }
 
 // liveIDLocked reports whether a live participant already has id.
@@ -260,15 +293,7 @@ func (s *Service) Leave(p *Participant, cause error) {
 		s.mu.Unlock()
 		return
 	}
-	p.left = true
-	s.metrics.leaves.Inc()
-	s.metrics.live.Dec()
-	if r := s.rooms[p.confID]; r != nil {
-		delete(r.legs, p.id)
-		if len(r.legs) == 0 {
-			delete(s.rooms, p.confID)
-		}
-	}
+	s.removeLegLocked(p)
 	s.mu.Unlock()
 	ended := s.clock()
 	s.log.Info("participant left", "conf", p.confID, "leg", p.id, "cause", causeText(cause),
@@ -279,52 +304,91 @@ func (s *Service) Leave(p *Participant, cause error) {
 	s.emit(e)
 }
 
+// removeLegLocked takes p out of its room and forgets what only a live
+// participant holds (the presenter's place); s.mu must be held and p must
+// not have left.
+func (s *Service) removeLegLocked(p *Participant) {
+	p.left = true
+	s.metrics.leaves.Inc()
+	s.metrics.live.Dec()
+	if r := s.rooms[p.confID]; r != nil {
+		delete(r.legs, p.id)
+		if len(r.legs) == 0 {
+			delete(s.rooms, p.confID)
+		}
+	}
+	if s.presenter[p.confID] == p.id {
+		delete(s.presenter, p.confID)
+	}
+}
+
 // Participants lists the live participants of conference id, oldest first,
 // with their legs' current media statistics. It returns ErrNotFound when
 // the conference does not exist.
 func (s *Service) Participants(ctx context.Context, id string) ([]ParticipantInfo, error) {
+	live, err := s.LiveParticipants(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ParticipantInfo, len(live))
+	for i := range live {
+		out[i] = live[i].ParticipantInfo
+	}
+	return out, nil
+}
+
+// LiveParticipants is Participants with each participant's live state
+// (rights, hand, podium seat, presenter, camera): what the REST API's
+// participant list shows.
+func (s *Service) LiveParticipants(ctx context.Context, id string) ([]LiveParticipant, error) {
 	if _, err := s.GetConference(ctx, id); err != nil {
 		return nil, fmt.Errorf("listing participants: %w", err)
 	}
+	type snap struct {
+		p     *Participant
+		muted bool
+		state ParticipantState
+	}
 	s.mu.Lock()
-	var live []*Participant
-	var muted map[*Participant]bool
+	var live []snap
 	if r := s.rooms[id]; r != nil {
-		live = make([]*Participant, 0, len(r.legs))
-		muted = make(map[*Participant]bool, len(r.legs))
+		live = make([]snap, 0, len(r.legs))
 		for _, p := range r.legs {
-			live = append(live, p)
-			muted[p] = p.muted
+			live = append(live, snap{p: p, muted: p.muted, state: s.stateLocked(p)})
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(live, func(a, b *Participant) int {
-		return cmp.Or(a.joinedAt.Compare(b.joinedAt), cmp.Compare(a.id, b.id))
+	slices.SortFunc(live, func(a, b snap) int {
+		return cmp.Or(a.p.joinedAt.Compare(b.p.joinedAt), cmp.Compare(a.p.id, b.p.id))
 	})
-	out := make([]ParticipantInfo, 0, len(live))
-	for _, p := range live {
+	out := make([]LiveParticipant, 0, len(live))
+	for _, l := range live {
+		p := l.p
 		// Stats is called without the lock: it reads the leg's counters.
 		st := p.leg.Stats()
 		remote := p.remote
 		if st.Remote.IsValid() {
 			remote = st.Remote.String()
 		}
-		out = append(out, ParticipantInfo{
-			ID:          p.id,
-			DisplayName: p.displayName,
-			Protocol:    p.protocol,
-			Role:        p.Role(),
-			Muted:       muted[p],
-			Talking:     st.Talking,
-			Codec:       st.Codec,
-			Remote:      remote,
-			JoinedAt:    p.joinedAt,
-			Stats: LegStats{
-				PacketsIn:  st.PacketsIn,
-				PacketsOut: st.PacketsOut,
-				Lost:       st.Lost,
-				JitterMs:   st.JitterMs,
+		out = append(out, LiveParticipant{
+			ParticipantInfo: ParticipantInfo{
+				ID:          p.id,
+				DisplayName: p.displayName,
+				Protocol:    p.protocol,
+				Role:        p.Role(),
+				Muted:       l.muted,
+				Talking:     st.Talking,
+				Codec:       st.Codec,
+				Remote:      remote,
+				JoinedAt:    p.joinedAt,
+				Stats: LegStats{
+					PacketsIn:  st.PacketsIn,
+					PacketsOut: st.PacketsOut,
+					Lost:       st.Lost,
+					JitterMs:   st.JitterMs,
+				},
 			},
+			ParticipantState: l.state,
 		})
 	}
 	return out, nil

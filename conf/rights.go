@@ -1,10 +1,12 @@
 package conf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -17,6 +19,13 @@ import (
 //     may remove, mute, lock and end;
 //   - invited users may see the conference and its participants;
 //   - everybody else gets ErrForbidden.
+//
+// Joining (Join, for every protocol): a public conference admits anybody,
+// guests included (with the conference's guest rights). An internal one
+// admits address-book users only, and of those only its owner, operators
+// and administrators, and the users it invites (directly or through a
+// group), unless it sets JoinWithoutInvitation; legs the server dialled
+// because a moderator invited them are let in too.
 //
 // The same rules hold whatever protocol a participant uses: signalling asks
 // conf, never decides itself.
@@ -108,30 +117,31 @@ func (s *Service) invitedAs(ctx context.Context, c Conference, userID string) (i
 }
 
 // roleFor is the live role of a caller authenticated as userID ("" for a
-// guest) in conference c.
-func (s *Service) roleFor(ctx context.Context, c Conference, userID string) (string, error) {
+// guest) in conference c, and whether c invites him (directly or through
+// a group; always false for a guest).
+func (s *Service) roleFor(ctx context.Context, c Conference, userID string) (role string, invited bool, err error) {
 	switch {
 	case userID == "":
-		return RoleGuest, nil
+		return RoleGuest, false, nil
 	case userID == c.Owner:
-		return RoleOwner, nil
+		return RoleOwner, false, nil
 	}
-	_, mod, err := s.invitedAs(ctx, c, userID)
+	invited, mod, err := s.invitedAs(ctx, c, userID)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if mod {
-		return RoleModerator, nil
+		return RoleModerator, true, nil
 	}
 	// Operators and administrators act as moderators everywhere.
 	u, err := s.store.GetUser(ctx, userID)
 	switch {
 	case err == nil && isStaff(u):
-		return RoleModerator, nil
+		return RoleModerator, invited, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
-		return "", fmt.Errorf("looking up user %s: %w", userID, err)
+		return "", false, fmt.Errorf("looking up user %s: %w", userID, err)
 	}
-	return RoleParticipant, nil
+	return RoleParticipant, invited, nil
 }
 
 // banSubject is what a removal bans: the user for an authenticated caller,
@@ -164,6 +174,13 @@ type BanStore interface {
 // CreateConferenceAs creates c on behalf of actor. A plain user always
 // owns what he creates; staff may name another owner, and the actor
 // becomes the owner when none is named.
+//
+// An owner who asks for a new virtual room (no schedule) for himself while
+// a conference of his is running with participants in it is taken back
+// into that one, as TrueConf does: nothing is created, and the running
+// conference is returned together with a *RunningConferenceError (which
+// is also ErrConflict), so that his client joins it. Scheduled
+// conferences are for later and are always created.
 func (s *Service) CreateConferenceAs(ctx context.Context, actor User, c Conference) (Conference, error) {
 	if c.Owner == "" {
 		c.Owner = actor.ID
@@ -171,7 +188,69 @@ func (s *Service) CreateConferenceAs(ctx context.Context, actor User, c Conferen
 		return Conference{}, fmt.Errorf("creating a conference owned by %s: only an operator or administrator may: %w",
 			truncate(c.Owner, MaxOwnerLen), ErrForbidden)
 	}
+	if actor.ID != "" && c.Owner == actor.ID && (c.Schedule.Type == "" || c.Schedule.Type == ScheduleNone) {
+		running, ok, err := s.runningOf(ctx, actor.ID)
+		if err != nil {
+			return Conference{}, fmt.Errorf("creating a conference: %w", err)
+		}
+		if ok {
+			s.log.InfoContext(ctx, "owner taken back into his running conference", "conf", running.ID, "user", actor.ID)
+			return running, &RunningConferenceError{Conference: running}
+		}
+	}
 	return s.CreateConference(ctx, c)
+}
+
+// RunningConferenceError is CreateConferenceAs's answer to an owner whose
+// conference is running with participants: Conference is that one.
+type RunningConferenceError struct {
+	Conference Conference
+}
+
+// Error implements error.
+func (e *RunningConferenceError) Error() string {
+	return fmt.Sprintf("conference %s of this owner is running with participants; join it", e.Conference.ID)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *RunningConferenceError) Unwrap() error { return ErrConflict }
+
+// runningOf returns the conference owned by userID that has live
+// participants (the one that has had them longest when there are
+// several). It reads one conference per room with someone in it.
+func (s *Service) runningOf(ctx context.Context, userID string) (Conference, bool, error) {
+	s.mu.Lock()
+	type live struct {
+		id    string
+		since time.Time
+	}
+	var rooms []live
+	for id, r := range s.rooms {
+		var first time.Time
+		for _, p := range r.legs {
+			if first.IsZero() || p.joinedAt.Before(first) {
+				first = p.joinedAt
+			}
+		}
+		if len(r.legs) > 0 {
+			rooms = append(rooms, live{id, first})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(rooms, func(a, b live) int { return cmp.Or(a.since.Compare(b.since), cmp.Compare(a.id, b.id)) })
+	for _, r := range rooms {
+		c, err := s.GetConference(ctx, r.id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // deleted meanwhile
+		case err != nil:
+			return Conference{}, false, err
+		}
+		if c.Owner == userID && c.State == StateRunning {
+			return c, true, nil
+		}
+	}
+	return Conference{}, false, nil
 }
 
 // GetConferenceAs returns conference id if actor may view it.

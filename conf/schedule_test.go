@@ -15,7 +15,7 @@ func TestScheduledConference(t *testing.T) {
 	users, _ := book(t, e)
 	ctx := t.Context()
 	c, err := e.svc.CreateConferenceAs(ctx, users["owner"], conf.Conference{
-		ID: "3000", Name: "Review", Access: conf.AccessInternal,
+		ID: "3000", Name: "Review", Access: conf.AccessInternal, Invitations: []conf.Invitation{{Target: "mod"}, {Target: "guest1"}},
 		Schedule: conf.Schedule{Type: conf.ScheduleOnce, Start: start.Add(time.Hour), DurationMinutes: 30},
 	})
 	if err != nil {
@@ -187,7 +187,7 @@ func TestOwnerStartsEarly(t *testing.T) {
 	users, _ := book(t, e)
 	ctx := t.Context()
 	c, err := e.svc.CreateConferenceAs(ctx, users["owner"], conf.Conference{
-		Name: "Later", Access: conf.AccessInternal,
+		Name: "Later", Access: conf.AccessInternal, Invitations: []conf.Invitation{{Target: "mod"}},
 		Schedule: conf.Schedule{Type: conf.ScheduleOnce, Start: start.Add(24 * time.Hour), DurationMinutes: 30},
 	})
 	if err != nil {

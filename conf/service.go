@@ -55,8 +55,13 @@ type Service struct {
 	// closed holds the start of the occurrence a moderator ended for all:
 	// it stays closed until the next one (or RunConference).
 	closed map[string]time.Time
+	// presenter is the participant a moderator made the presenter of an
+	// asymmetric conference; absent: the owner presents (podium.go).
+	presenter map[string]string
 
 	events broker
+
+	mail mailState // e-mail invitations being sent (guestmail.go)
 
 	cdr cdrQueue // call records waiting to be written
 
@@ -119,6 +124,7 @@ func NewService(st Store, log *slog.Logger, opts ...Option) *Service {
 		occ:       make(map[string]occurrence),
 		extension: make(map[string]time.Duration),
 		closed:    make(map[string]time.Time),
+		presenter: make(map[string]string),
 		hashSem:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
 		metrics:   newMetrics(),
 	}
@@ -163,6 +169,7 @@ func (s *Service) CreateConference(ctx context.Context, c Conference) (Conferenc
 			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
 		}
 		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		s.mailNewInvitations(ctx, nil, c)
 		return c, nil
 	}
 	// A random ID that is not in use: insert and retry on collision, with
@@ -181,6 +188,7 @@ func (s *Service) CreateConference(ctx context.Context, c Conference) (Conferenc
 			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
 		}
 		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		s.mailNewInvitations(ctx, nil, c)
 		return c, nil
 	}
 	return Conference{}, fmt.Errorf("generating conference ID: no free ID after %d tries: %w", maxGeneratedIDTries, ErrExists)
@@ -275,6 +283,11 @@ func (s *Service) UpdateConference(ctx context.Context, c Conference) (Conferenc
 	if err := s.checkModeLayout(ctx, c); err != nil {
 		return Conference{}, err
 	}
+	if c.Mode != old.Mode && s.LiveCount(c.ID) > 0 {
+		// Who is a listener was decided as each participant joined.
+		return Conference{}, fmt.Errorf("updating conference %s: the mode cannot change while participants are in it: %w",
+			c.ID, ErrConflict)
+	}
 	now := s.clock()
 	if !sameSchedule(old.Schedule, c.Schedule) {
 		if err := checkScheduleFuture(c.Schedule, now); err != nil {
@@ -300,8 +313,10 @@ func (s *Service) UpdateConference(ctx context.Context, c Conference) (Conferenc
 	s.mu.Lock()
 	s.gen++
 	s.setState(&c)
+	s.refreshRulesLocked(c)
 	s.mu.Unlock()
 	s.log.InfoContext(ctx, "conference updated", "conf", c.ID)
+	s.mailNewInvitations(ctx, old.Invitations, c)
 	return c, nil
 }
 
@@ -363,6 +378,7 @@ func (s *Service) endRoom(id string, cause error) int {
 		}
 		delete(s.rooms, id)
 	}
+	delete(s.presenter, id)
 	s.metrics.leaves.Add(float64(len(gone)))
 	s.metrics.live.Sub(float64(len(gone)))
 	s.mu.Unlock()

@@ -111,7 +111,8 @@ func TestJoinRules(t *testing.T) {
 	}
 	mk(conf.Conference{ID: "1", Name: "two seats", MaxParticipants: 2})
 	mk(conf.Conference{ID: "2", Name: "locked", Locked: true})
-	mk(conf.Conference{ID: "3", Name: "internal", Access: conf.AccessInternal})
+	mk(conf.Conference{ID: "3", Name: "internal", Access: conf.AccessInternal, JoinWithoutInvitation: true})
+	mk(conf.Conference{ID: "4", Name: "invited only", Access: conf.AccessInternal})
 
 	join := func(id string, leg conf.LegHandle) (*conf.Participant, error) {
 		return e.svc.Join(ctx, conf.JoinRequest{ConferenceID: id, DisplayName: "Alice", Protocol: "sip",
@@ -131,6 +132,9 @@ func TestJoinRules(t *testing.T) {
 	}
 	if _, err := join("3", &fakeLeg{}); !errors.Is(err, conf.ErrUnauthorized) {
 		t.Errorf("guest into internal: %v", err)
+	}
+	if _, err := join("4", &userLeg{user: "bob"}); !errors.Is(err, conf.ErrForbidden) || !errors.Is(err, conf.ErrUnauthorized) {
+		t.Errorf("uninvited user into internal: %v", err)
 	}
 	member, err := join("3", &userLeg{user: "bob"})
 	if err != nil || member.Role() != conf.RoleParticipant || member.UserID() != "bob" {

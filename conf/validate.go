@@ -94,6 +94,11 @@ func DecodeConference(r io.Reader) (Conference, error) {
 			out.Schedule.Start = t
 		}
 	}
+	g, err := decodeGuestRights(w.GuestRights)
+	if err != nil {
+		return Conference{}, err
+	}
+	out.GuestRights = g
 	out.State, out.CreatedAt, out.UpdatedAt = "", time.Time{}, time.Time{}
 	return out, nil
 }
@@ -106,10 +111,51 @@ type conferenceAlias Conference
 // clearer error than encoding/json gives, or that are read-only, are shadowed.
 type conferenceWire struct {
 	*conferenceAlias
-	Schedule  *scheduleWire   `json:"schedule"`
-	State     json.RawMessage `json:"state"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	UpdatedAt json.RawMessage `json:"updated_at"`
+	Schedule    *scheduleWire   `json:"schedule"`
+	GuestRights json.RawMessage `json:"guest_rights"`
+	State       json.RawMessage `json:"state"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	UpdatedAt   json.RawMessage `json:"updated_at"`
+}
+
+// decodeGuestRights reads the guest_rights object strictly, naming a wrong
+// entry as guest_rights.<name>. A right the client did not name is
+// allowed: denying is what guest_rights is for, so only what is written
+// false denies. Absent or null: no restriction (nil).
+func decodeGuestRights(raw json.RawMessage) (*GuestRights, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var g guestRightsWire
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ) && typ.Field != "":
+			return nil, invalid("guest_rights."+typ.Field, "must be true or false, not %s", typ.Value)
+		case errors.As(err, &typ):
+			return nil, invalid("guest_rights", "must be an object, not %s", typ.Value)
+		}
+		if name, ok := strings.CutPrefix(err.Error(), `json: unknown field "`); ok && name != `"` {
+			return nil, invalid("guest_rights."+strings.TrimSuffix(name, `"`), "unknown right; rights are speak, video, chat, share_content and record")
+		}
+		return nil, invalid("guest_rights", "must be an object of true/false rights")
+	}
+	allowed := func(b *bool) bool { return b == nil || *b }
+	return &GuestRights{
+		Speak: allowed(g.Speak), Video: allowed(g.Video), Chat: allowed(g.Chat),
+		ShareContent: allowed(g.ShareContent), Record: allowed(g.Record),
+	}, nil
+}
+
+// guestRightsWire tells an omitted right (allowed) from one set to false.
+type guestRightsWire struct {
+	Speak        *bool `json:"speak"`
+	Video        *bool `json:"video"`
+	Chat         *bool `json:"chat"`
+	ShareContent *bool `json:"share_content"`
+	Record       *bool `json:"record"`
 }
 
 type scheduleWire struct {
@@ -205,6 +251,12 @@ func validateConference(c *Conference) error {
 	case AccessInternal, AccessPublic:
 	default:
 		return invalid("access", "must be %q or %q", AccessInternal, AccessPublic)
+	}
+	if c.GuestRights != nil && c.Access != AccessPublic {
+		return invalid("guest_rights", "only a public conference admits guests; remove guest_rights or make it public")
+	}
+	if c.JoinWithoutInvitation && c.Access != AccessInternal {
+		return invalid("join_without_invitation", "is only for internal conferences; a public conference admits everybody")
 	}
 	switch c.Mode {
 	case "":
@@ -404,13 +456,52 @@ func validateInvitations(c *Conference) error {
 		if strings.ContainsFunc(t, unicode.IsSpace) {
 			return invalid(field, "must not contain spaces")
 		}
-		if _, dup := seen[t]; dup {
+		key := t
+		if addr, ok := EmailTarget(t); ok {
+			if !validMailAddress(addr) {
+				return invalid(field, "must be an e-mail address such as mailto:someone@example.com")
+			}
+			if c.Access == AccessInternal {
+				return invalid(field, "e-mail invitations are for public conferences only; an internal one admits address-book users")
+			}
+			t = MailtoScheme + addr
+			key = strings.ToLower(t) // e-mail addresses are compared without case
+		}
+		if _, dup := seen[key]; dup {
 			return invalid(field, "%q is invited twice", t)
 		}
-		seen[t] = struct{}{}
+		seen[key] = struct{}{}
 		c.Invitations[i].Target = t
 	}
 	return nil
+}
+
+// validMailAddress accepts the plain addresses an invitation is mailed to:
+// local@domain in printable ASCII, a dotted domain, and none of the
+// characters that would let the address carry a display name, a second
+// address or a header into the message (RFC 5322 specials).
+func validMailAddress(a string) bool {
+	if len(a) > MaxEmailLen {
+		return false
+	}
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || !strings.Contains(domain, ".") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>[]:;,\"@`, c) >= 0 && i != len(local) {
+			return false
+		}
+	}
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string, n int) string {

@@ -68,10 +68,6 @@ func TestSippCalls(t *testing.T) {
 		t.Parallel()
 		runSipp(t, sippOpts{scenario: "options.xml", target: srv.sipAddr, traceMsg: true})
 	})
-	t.Run("UnknownConference404", func(t *testing.T) {
-		t.Parallel()
-		runSipp(t, sippOpts{scenario: "uac_unknown.xml", service: "9999", target: srv.sipAddr, traceMsg: true})
-	})
 }
 
 // TestSippCancelWhileRinging cancels a call during the server's answer delay.

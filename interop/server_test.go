@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +37,9 @@ type serverOpts struct {
 	rtpPorts int
 	// codecs is audio.codecs; nil = opus, G722, PCMU, PCMA.
 	codecs []string
+	// extra is YAML appended to the config (sections the defaults above do
+	// not write, such as ivr or dtmf).
+	extra string
 }
 
 // server is one roomgate process started by a test.
@@ -113,7 +117,7 @@ audio:
   codecs: [%s]
   max_talkers: 4
 `, s.dataDir, s.sipAddr, o.answerDelay, strings.TrimPrefix(s.httpURL, "http://"),
-		rtpBase, rtpBase+o.rtpPorts-1, o.rtpTimeout, strings.Join(o.codecs, ", "))
+		rtpBase, rtpBase+o.rtpPorts-1, o.rtpTimeout, strings.Join(o.codecs, ", ")) + o.extra
 	if err := os.WriteFile(s.configPath, []byte(config), 0o600); err != nil {
 		t.Fatalf("writing server config: %v", err)
 	}
@@ -275,18 +279,21 @@ type conference struct {
 	State string `json:"state"`
 }
 
-// createConference creates a public conference that guests may join without
-// an invitation, through the REST API.
-func (s *server) createConference(t testing.TB, id, name string) conference {
+// createConference creates a public conference (guests may join), through
+// the REST API; extra fields (pin, moderator_pin, ...) are added to the body.
+func (s *server) createConference(t testing.TB, id, name string, extra ...map[string]any) conference {
 	t.Helper()
 	var c conference
-	s.api(t, http.MethodPost, "/api/v1/conferences", map[string]any{
-		"id":                      id,
-		"name":                    name,
-		"access":                  "public",
-		"join_without_invitation": true,
-		"max_participants":        200,
-	}, &c)
+	body := map[string]any{
+		"id":               id,
+		"name":             name,
+		"access":           "public",
+		"max_participants": 200,
+	}
+	for _, e := range extra {
+		maps.Copy(body, e)
+	}
+	s.api(t, http.MethodPost, "/api/v1/conferences", body, &c)
 	if c.ID != id || c.Name != name {
 		t.Fatalf("created conference = %+v, want id %q name %q", c, id, name)
 	}
@@ -301,6 +308,8 @@ type participant struct {
 	Codec       string `json:"codec"`
 	Remote      string `json:"remote"`
 	Talking     bool   `json:"talking"`
+	Role        string `json:"role"`
+	Muted       bool   `json:"muted"`
 	Stats       struct {
 		PacketsIn  uint64  `json:"packets_in"`
 		PacketsOut uint64  `json:"packets_out"`

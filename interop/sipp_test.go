@@ -14,7 +14,7 @@ import (
 
 // sippOpts describe one sipp UAC run against the server.
 type sippOpts struct {
-	scenario  string // file name in testdata/sipp
+	scenario  string // file name in testdata/sipp, or an absolute path (generated scenarios)
 	service   string // -s: the request-URI user part (conference ID)
 	target    string // host:port of the server
 	transport string // -t: "u1" (default, UDP) or "t1" (TCP)
@@ -60,7 +60,11 @@ func (r sippResult) count(t testing.TB, name string) int {
 func startSipp(t testing.TB, o sippOpts) *sippRun {
 	t.Helper()
 	bin := requirePeer(t, "sipp")
-	scenario, err := filepath.Abs(filepath.Join("testdata", "sipp", o.scenario))
+	scenario := o.scenario
+	var err error
+	if !filepath.IsAbs(scenario) {
+		scenario, err = filepath.Abs(filepath.Join("testdata", "sipp", o.scenario))
+	}
 	if err != nil {
 		t.Fatalf("sipp scenario: %v", err)
 	}

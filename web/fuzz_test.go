@@ -20,10 +20,13 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"name":"Board room"}`, `{"id":"1000","name":"x","schedule":{"type":"weekly","start":"2030-01-01T00:00:00Z","duration_minutes":5,"days":["mon"]}}`,
 		`{"username":"admin","password":"pw"}`, `{"username":1}`, `{}`, `[]`, `null`, ``, `{"name":"x"}{}`, `{"name":"\ud800"}`,
 		`{"name":"x","invitations":[{"target":"sip:a@b"},{"target":"sip:a@b"}]}`,
+		`{"name":"x","guest_rights":{"speak":false}}`, `{"name":"x","access":"internal","guest_rights":{}}`,
+		`{"name":"x","invitations":[{"target":"mailto:ann@example.com"}]}`,
+		`{"participant":"deadbeef"}`, `{"raised":true}`, `{"raised":null}`, `{"end_for_all":true}`,
 	} {
-		f.Add(uint8(0), []byte(s))
-		f.Add(uint8(1), []byte(s))
-		f.Add(uint8(2), []byte(s))
+		for which := range uint8(6) {
+			f.Add(which, []byte(s))
+		}
 	}
 	fx := newFuzzFixture(f)
 	targets := []struct {
@@ -33,6 +36,11 @@ func FuzzAPIBodies(f *testing.F) {
 		{"POST", "/api/v1/conferences", []int{201, 400, 409}},
 		{"PUT", "/api/v1/conferences/1000", []int{200, 400}},
 		{"POST", "/api/v1/auth/token", []int{200, 400, 401}},
+		// Conference 1000 is symmetric and empty: a presenter is a
+		// conflict, a participant is not found.
+		{"POST", "/api/v1/conferences/1000/presenter", []int{400, 409}},
+		{"POST", "/api/v1/conferences/1000/participants/deadbeef/hand", []int{400, 404}},
+		{"POST", "/api/v1/conferences/1000/participants/deadbeef/leave", []int{400, 404}},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		tg := targets[int(which)%len(targets)]

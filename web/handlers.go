@@ -80,6 +80,7 @@ func (s *Server) routes() http.Handler {
 		http.MethodGet: auth(s.listParticipants),
 	})
 	s.liveRoutes(route, auth)
+	s.podiumRoutes(route, auth) // hands, podium, presenter, leave (handlers_podium.go)
 	s.bookRoutes(route, auth)
 	s.inviteRoutes(route, auth) // POST /conferences/{id}/invite (handlers_invite.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -222,9 +223,19 @@ type conferenceList struct {
 	Conferences []conf.Conference `json:"conferences"`
 }
 
-// participantList is the answer of GET /api/v1/conferences/{id}/participants.
+// participantList is the answer of GET /api/v1/conferences/{id}/participants:
+// each participant with his live state (rights, hand, podium, presenter).
 type participantList struct {
-	Participants []conf.ParticipantInfo `json:"participants"`
+	Participants []conf.LiveParticipant `json:"participants"`
+}
+
+// runningAnswer is the 409 answer of POST /api/v1/conferences to an owner
+// whose conference is running with participants: the error shape plus
+// that conference, which his client joins instead.
+type runningAnswer struct {
+	errorBody
+	ConferenceID string          `json:"conference_id"`
+	Conference   conf.Conference `json:"conference"`
 }
 
 func (s *Server) listConferences(w http.ResponseWriter, r *http.Request) {
@@ -246,6 +257,17 @@ func (s *Server) createConference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err = s.svc.CreateConferenceAs(r.Context(), actor(r), c)
+	var running *conf.RunningConferenceError
+	if errors.As(err, &running) {
+		w.Header().Set("Location", apiPrefix+"/conferences/"+running.Conference.ID)
+		writeJSON(w, http.StatusConflict, runningAnswer{
+			errorBody: errorBody{Error: "conference_running", Message: "your conference " + running.Conference.ID +
+				" is running with participants; join it instead of creating another"},
+			ConferenceID: running.Conference.ID,
+			Conference:   running.Conference,
+		})
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -299,7 +321,7 @@ func (s *Server) deleteConference(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.svc.ParticipantsAs(r.Context(), actor(r), r.PathValue("id"))
+	ps, err := s.svc.LiveParticipantsAs(r.Context(), actor(r), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

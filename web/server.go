@@ -6,8 +6,10 @@
 // holds no rules of its own: every action passes the authenticated user
 // to conf, which decides (403 when he may not). Besides conferences it
 // serves the address book (users, groups), templates, layouts, live
-// moderation (remove, mute, lock, stop, run, extend, invite) and a
-// server-sent event stream of what happens in conferences.
+// moderation (remove, mute, mute all, lock, stop, run, extend, invite),
+// the podium of role-based and asymmetric conferences (hands, seats,
+// presenter), leaving or ending for all, and a server-sent event stream
+// of what happens in conferences.
 //
 // Routing uses the standard library's method and wildcard patterns; every
 // path also has a method-less fallback so that a wrong method gets a JSON

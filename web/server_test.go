@@ -36,10 +36,11 @@ type env struct {
 	svc   *conf.Service
 	ts    *httptest.Server
 	token string
+	opts  []conf.Option // more options of the Service
 }
 
-func newEnv(t *testing.T) *env {
-	e := &env{t: t, dir: t.TempDir()}
+func newEnv(t *testing.T, opts ...conf.Option) *env {
+	e := &env{t: t, dir: t.TempDir(), opts: opts}
 	e.boot()
 	if _, err := e.svc.EnsureAdmin(t.Context(), adminPassword); err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func (e *env) boot() {
 		t.Fatal(err)
 	}
 	e.store = st
-	e.svc = conf.NewService(st, nil, conf.WithPasswordIterations(1000))
+	e.svc = conf.NewService(st, nil, append([]conf.Option{conf.WithPasswordIterations(1000)}, e.opts...)...)
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "roomgate_up 1\n")
 	})
@@ -67,6 +68,7 @@ func (e *env) boot() {
 func (e *env) stop() {
 	if e.ts != nil {
 		e.ts.Close()
+		e.svc.StopMailing()
 		if err := e.svc.Close(context.Background()); err != nil {
 			e.t.Error(err)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/roomgate/roomgate/bridge/prompt"
+	"github.com/roomgate/roomgate/mail"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -21,7 +24,6 @@ import (
 	"github.com/roomgate/roomgate/config"
 	"github.com/roomgate/roomgate/h323/call"
 	"github.com/roomgate/roomgate/sip"
-	"github.com/roomgate/roomgate/store"
 	"github.com/roomgate/roomgate/web"
 )
 
@@ -67,7 +69,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // for tests that boot the whole server in-process.
 type server struct {
 	log    *slog.Logger
-	store  *store.SQLite
+	store  conf.Store
 	svc    *conf.Service
 	bridge *bridge.Bridge
 	sip    *sip.Server
@@ -89,14 +91,59 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		}
 	}()
 
-	s.store, err = store.OpenSQLite(ctx, cfg.DataDir, log)
+	s.store, err = openStore(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	s.svc = conf.NewService(s.store, log, conf.WithRegisterer(reg))
+	prompts, err := prompt.New(prompt.Config{Dir: cfg.IVR.PromptsDir, Logger: log})
+	if err != nil {
+		return nil, &config.KeyError{Key: "ivr.prompts_dir", Value: cfg.IVR.PromptsDir,
+			Accepted: "a directory of 16-bit mono PCM <prompt>.wav files at 8, 16 or 48 kHz (" + err.Error() + ")"}
+	}
+	if _, err := conf.ParseKeyMap(cfg.DTMF.KeyMap); cfg.DTMF.KeyMap != "" && err != nil {
+		return nil, &config.KeyError{Key: "dtmf.key_map", Value: cfg.DTMF.KeyMap, Accepted: err.Error()}
+	}
+	s.bridge, err = bridge.New(bridge.Config{
+		BindAddr:     netip.MustParseAddr(cfg.RTP.Bind),
+		PortMin:      cfg.RTP.PortMin,
+		PortMax:      cfg.RTP.PortMax,
+		MediaTimeout: cfg.RTP.Timeout,
+		MaxTalkers:   cfg.Audio.MaxTalkers,
+		Logger:       log,
+		Registerer:   reg,
+		Prompts:      prompts,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the media bridge: %w", err)
+	}
+
+	opts := []conf.Option{
+		conf.WithRegisterer(reg),
+		conf.WithAnnouncer(s.bridge),
+		conf.WithIVR(conf.IVRConfig{
+			LobbyNumbers: cfg.IVR.LobbyNumbers,
+			DigitTimeout: cfg.IVR.DigitTimeout,
+			EntryTimeout: cfg.IVR.EntryTimeout,
+			Attempts:     cfg.IVR.Attempts,
+			PINFailures:  cfg.Security.PINFailures,
+			PINWindow:    cfg.Security.PINWindow,
+			PINCooldown:  cfg.Security.PINCooldown,
+			KeyMap:       cfg.DTMF.KeyMap,
+		}),
+	}
+	if cfg.SMTP.Host != "" {
+		m, err := mail.New(mail.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
+			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, Timeout: cfg.SMTP.Timeout,
+			PublicURL: publicURL(cfg), Logger: log, Registerer: reg})
+		if err != nil {
+			return nil, &config.KeyError{Key: "smtp.host", Value: cfg.SMTP.Host, Accepted: "a usable SMTP server setting (" + err.Error() + ")"}
+		}
+		opts = append(opts, conf.WithMailer(m))
+	}
+	s.svc = conf.NewService(s.store, log, opts...)
 	// Run hangs up live legs of conferences deleted behind the server's
 	// back (by the CLI on the same store) until the server stops.
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -115,29 +162,17 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		log.Warn("created API account admin with a generated password; it is shown only this once", "username", "admin", "password", generated)
 	}
 
-	s.bridge, err = bridge.New(bridge.Config{
-		BindAddr:     netip.MustParseAddr(cfg.RTP.Bind),
-		PortMin:      cfg.RTP.PortMin,
-		PortMax:      cfg.RTP.PortMax,
-		MediaTimeout: cfg.RTP.Timeout,
-		MaxTalkers:   cfg.Audio.MaxTalkers,
-		Logger:       log,
-		Registerer:   reg,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("starting the media bridge: %w", err)
-	}
-
 	s.sip, err = sip.NewServer(sip.Config{
-		Listen:         cfg.SIP.Listen,
-		PublicAddress:  cfg.SIP.PublicAddress,
-		Codecs:         cfg.Audio.Codecs,
-		SessionExpires: cfg.SIP.SessionExpires,
-		MinSE:          cfg.SIP.MinSE,
-		AnswerDelay:    cfg.SIP.AnswerDelay,
-		UserAgent:      cfg.SIP.UserAgent,
-		RingTimeout:    cfg.SIP.RingTimeout,
-		OutboundProxy:  cfg.SIP.OutboundProxy,
+		Listen:           cfg.SIP.Listen,
+		PublicAddress:    cfg.SIP.PublicAddress,
+		Codecs:           cfg.Audio.Codecs,
+		SessionExpires:   cfg.SIP.SessionExpires,
+		MinSE:            cfg.SIP.MinSE,
+		AnswerDelay:      cfg.SIP.AnswerDelay,
+		UserAgent:        cfg.SIP.UserAgent,
+		RingTimeout:      cfg.SIP.RingTimeout,
+		OutboundProxy:    cfg.SIP.OutboundProxy,
+		NoTelephoneEvent: !cfg.DTMF.TelephoneEvent,
 	}, sip.BridgeMedia(s.bridge), sip.ConfService(s.svc), log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring SIP: %w", err)
@@ -215,4 +250,24 @@ func (s *server) Close() {
 			s.log.Warn("closing the store", "err", err)
 		}
 	}
+}
+
+// publicURL is the base of links in e-mails: http.public_url, or the HTTP
+// listener with this host's name when it listens on every address.
+func publicURL(cfg *config.Config) string {
+	if cfg.HTTP.PublicURL != "" {
+		return cfg.HTTP.PublicURL
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	if err != nil {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -11,22 +11,41 @@ import (
 	"text/tabwriter"
 
 	"github.com/roomgate/roomgate/conf"
+	"github.com/roomgate/roomgate/config"
 	"github.com/roomgate/roomgate/store"
+	"github.com/roomgate/roomgate/store/pgstore"
 )
 
-// openService opens the store under the configuration's data_dir and a
-// Service over it, for the one-shot commands. The caller closes the store.
-func openService(ctx context.Context, cfgPath string, stderr io.Writer) (*store.SQLite, *conf.Service, error) {
+// openService opens the configured store and a Service over it, for the
+// one-shot commands. The caller closes the store.
+func openService(ctx context.Context, cfgPath string, stderr io.Writer) (conf.Store, *conf.Service, error) {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.OpenSQLite(ctx, cfg.DataDir, log)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+		return nil, nil, err
 	}
 	return st, conf.NewService(st, log), nil
+}
+
+// openStore opens PostgreSQL when database.dsn names it, else SQLite under
+// data_dir. The DSN is never put into an error: it may hold a password.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (conf.Store, error) {
+	if cfg.Database.DSN != "" {
+		st, err := pgstore.Open(ctx, cfg.Database.DSN, log)
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store (database.dsn): %w", err)
+		}
+		return st, nil
+	}
+	st, err := store.OpenSQLite(ctx, cfg.DataDir, log)
+	if err != nil {
+		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
 }
 
 // userCommand manages the address book's users in the store; the command
