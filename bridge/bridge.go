@@ -41,6 +41,8 @@ type Bridge struct {
 	closed bool
 	rooms  map[string]*room
 	legs   map[*Leg]struct{}
+
+	video videoRooms // video rooms by name (video_room.go); zero value ready
 }
 
 // New returns a running Bridge. It fails with ErrBadConfig when the address

@@ -253,6 +253,7 @@ func (r *room) tick(now time.Time) {
 		}
 	}
 	selectTalkers(r.spk, r.b.maxTalkers)
+	r.noteVideoSpeaker()
 
 	// 3. Sum the talkers, the DTMF tones legs pass and the room's
 	// announcement at the mix rate.

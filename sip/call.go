@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/roomgate/roomgate/internal/callleg"
 	"log/slog"
 	"strings"
 	"sync"
@@ -69,7 +70,9 @@ type call struct {
 	target      sipmsg.Uri // remote Contact
 	dest        string     // where our requests go (the peer's source)
 	leg         MediaLeg
-	part        Participant
+	part        Participant        // dial-out: the joined participant
+	dialin      callleg.DialInCall // dial-in: conf's side of the call (lobby, participant, commands)
+	room        string             // the conference the media is in, once it is in one
 	stream      bridge.StreamParams
 	started     bool
 	session     LocalSession
@@ -115,7 +118,7 @@ func randomUint63() uint64 {
 
 // handleInvite runs a new incoming call until its final response.
 func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	confID := req.Recipient.User
+	confID, dialPIN := dialInTarget(req.Recipient.User)
 	callID := req.CallID().Value()
 	log := s.log.With("call_id", callID, "conf", confID, "src", req.Source(), "transport", req.Transport())
 
@@ -159,15 +162,10 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		reject(400, "Bad Request - "+sanitizeReason(err.Error()), err)
 		return
 	}
-	if confID == "" {
-		reject(404, "Not Found", errors.New("no conference in the request URI"))
-		return
-	}
-
 	var neg *Negotiated
 	if len(body) > 0 {
 		log.Debug("sdp offer", "sdp", string(body))
-		neg, err = Negotiate(body, s.prefs, 0)
+		neg, err = s.negotiate(body, s.prefs, 0)
 		if err != nil {
 			code, reason, hdrs := sdpFailure(err, s.localHost(req.Source()))
 			reject(code, reason, err, hdrs...)
@@ -224,11 +222,13 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	}
 
 	// Admission first: a caller refused by conf costs no RTP ports.
-	part, err := s.confs.Join(c.ctx, conf.JoinRequest{
+	dialin, err := s.admit.Admit(c.ctx, conf.DialIn{
 		ConferenceID: confID,
+		PIN:          dialPIN,
 		DisplayName:  c.remoteName,
-		Protocol:     "sip",
+		Protocol:     conf.ProtocolSIP,
 		Remote:       req.Source(),
+		SourceIP:     sourceIP(req.Source()),
 		Leg:          c,
 	})
 	if err != nil {
@@ -236,20 +236,24 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		reject(code, reason, err)
 		return
 	}
+	room := dialin.Room()
 	c.mu.Lock()
-	c.part = part
+	c.dialin = dialin
+	if dialin.ParticipantID() != "" {
+		c.room = room
+	}
 	gone := c.state == stateTerminated
 	c.mu.Unlock()
 	if gone {
-		// Hung up (by conf itself) before Join returned: terminate ran
-		// without the participant, so it leaves here.
+		// Hung up (by conf itself) before Admit returned: terminate ran
+		// without conf's call, so it ends here.
 		cause := context.Cause(c.ctx)
-		s.confs.Leave(part, cause)
+		dialin.End(cause)
 		reject(480, "Temporarily Unavailable", cause)
 		return
 	}
 	// The bridge adds "conf" and "leg" to the logger itself.
-	leg, err := s.media.NewLeg(bridge.LegOptions{ID: c.legID, Room: confID,
+	leg, err := s.media.NewLeg(bridge.LegOptions{ID: c.legID, Room: room,
 		Logger: s.log.With("call_id", c.callID), OnEvent: c.onMediaEvent})
 	if err != nil {
 		reject(503, "Service Unavailable", fmt.Errorf("creating media leg: %w", err))
@@ -292,7 +296,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 			"remote", neg.Audio.Remote.String(), "direction", bridgeDirectionName(neg.Audio.Direction))
 	} else {
 		c.mu.Lock()
-		answer = c.sdpLocked([]MediaLine{OfferLine(s.prefs, leg.LocalPort(), dirSendRecv)})
+		answer = c.sdpLocked([]MediaLine{s.offerLine(s.prefs, leg.LocalPort(), dirSendRecv)})
 		c.mu.Unlock()
 	}
 
@@ -325,8 +329,30 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	default:
 	}
 	s.m.calls.WithLabelValues("answered").Inc()
-	c.log.Info("call answered", "from", c.remoteURI.String(), "name", c.remoteName, "late_offer", neg == nil)
+	c.log.Info("call answered", "from", c.remoteURI.String(), "name", c.remoteName, "late_offer", neg == nil,
+		"lobby", dialin.ParticipantID() == "")
 	s.track(func() { c.watchLeg(leg) })
+	s.track(func() { c.runDialIn(dialin) })
+}
+
+// runDialIn runs conf's side of an answered call (lobby dialogue or
+// greetings) once the caller has acknowledged the answer, so that the first
+// prompt is not played into a media path the caller has not opened yet.
+func (c *call) runDialIn(d callleg.DialInCall) {
+	c.mu.Lock()
+	var acked <-chan struct{}
+	if p := c.ackPending; p != nil {
+		acked = p.cleared
+	}
+	c.mu.Unlock()
+	if acked != nil {
+		select {
+		case <-acked:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+	d.Run(c.ctx)
 }
 
 // newCall makes the dialog state of an incoming INVITE.
@@ -499,7 +525,7 @@ func (c *call) handleAck(req *sipmsg.Request) {
 		c.terminate(ErrAckWithoutAnswer, true)
 		return
 	}
-	st, err := ParseAnswer(req.Body(), c.s.prefs)
+	st, err := c.s.parseAnswer(req.Body(), c.s.prefs)
 	if err != nil {
 		c.log.Info("unusable SDP answer in ACK", "err", err)
 		c.terminate(fmt.Errorf("%w: %w", ErrAckWithoutAnswer, err), true)
@@ -611,13 +637,16 @@ func (c *call) terminate(cause error, bye bool) {
 	c.state = stateTerminated
 	c.clearAckLocked()
 	c.timer.stopLocked()
-	leg, part := c.leg, c.part
+	leg, part, dialin := c.leg, c.part, c.dialin
 	c.mu.Unlock()
 
 	c.cancel(cause)
 	c.s.unregister(c)
 	if part != nil {
 		c.s.confs.Leave(part, cause)
+	}
+	if dialin != nil {
+		dialin.End(cause)
 	}
 	if leg != nil {
 		leg.Close(cause)

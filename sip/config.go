@@ -47,6 +47,10 @@ type Config struct {
 	// or its SIP request handler) and must not block: hand the digit to a
 	// channel or a goroutine of your own.
 	OnDigit func(DigitEvent)
+	// NoTelephoneEvent leaves RFC 4733 telephone-event out of our offers
+	// and answers (dtmf.telephone_event: false): callers then send DTMF
+	// in-band, which the bridge detects, or by INFO.
+	NoTelephoneEvent bool
 
 	// Dial-out (dialout.go).
 

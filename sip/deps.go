@@ -17,6 +17,8 @@ type (
 	MediaLeg = callleg.MediaLeg
 	// MediaFactory creates media legs.
 	MediaFactory = callleg.MediaFactory
+	// DialInCall is conf's side of an incoming call.
+	DialInCall = callleg.DialInCall
 )
 
 // BridgeMedia makes the real bridge the server's MediaFactory.

@@ -181,7 +181,7 @@ func (s *Server) dialOut(ctx context.Context, req conf.DialRequest) (conf.DialRe
 	}
 	c.mu.Lock()
 	c.leg = leg
-	line := OfferLine(s.prefs, leg.LocalPort(), dirSendRecv)
+	line := s.offerLine(s.prefs, leg.LocalPort(), dirSendRecv)
 	if t.Postdial != "" {
 		line = withoutTelephoneEvent(line)
 	}
@@ -207,7 +207,7 @@ func (s *Server) dialOut(ctx context.Context, req conf.DialRequest) (conf.DialRe
 		return conf.DialResult{}, fmt.Errorf("joining the answered call: %w", err)
 	}
 	c.mu.Lock()
-	c.part = part
+	c.part, c.room = part, req.ConferenceID
 	gone := c.state == stateTerminated
 	c.mu.Unlock()
 	if gone {
@@ -267,25 +267,6 @@ func (s *Server) newOutboundCall(req conf.DialRequest, ruri sipmsg.Uri, dest, tr
 	c.key = dialogKey(c.callID, c.localTag)
 	c.ctx, c.cancel = context.WithCancelCause(s.ctx)
 	return c
-}
-
-// withoutTelephoneEvent drops the telephone-event formats of an offer line.
-func withoutTelephoneEvent(l MediaLine) MediaLine {
-	drop := map[string]bool{strconv.Itoa(offerEventPT): true, strconv.Itoa(offerEventPT48k): true}
-	out := MediaLine{Media: l.Media, Port: l.Port, Proto: l.Proto}
-	for _, f := range l.Formats {
-		if !drop[f] {
-			out.Formats = append(out.Formats, f)
-		}
-	}
-	for _, a := range l.Attributes {
-		pt, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "rtpmap:"), "fmtp:"), " ")
-		if (strings.HasPrefix(a, "rtpmap:") || strings.HasPrefix(a, "fmtp:")) && drop[pt] {
-			continue
-		}
-		out.Attributes = append(out.Attributes, a)
-	}
-	return out
 }
 
 // invite sends INVITEs until a 2xx or a failure, following one redirect
@@ -511,7 +492,7 @@ func (s *Server) earlyMedia(c *call, res *sipmsg.Response) {
 	if started || leg == nil {
 		return
 	}
-	st, err := ParseAnswer(res.Body(), s.prefs)
+	st, err := s.parseAnswer(res.Body(), s.prefs)
 	if err != nil {
 		c.log.Info("unusable early media SDP", "status", res.StatusCode, "err", err)
 		return
@@ -565,7 +546,7 @@ func (s *Server) answered(c *call, inv *sipmsg.Request, res *sipmsg.Response) er
 	if len(res.Body()) == 0 || !isSDP(res) {
 		return fmt.Errorf("2xx without an SDP answer: %w", ErrAckWithoutAnswer)
 	}
-	sp, err := ParseAnswer(res.Body(), s.prefs)
+	sp, err := s.parseAnswer(res.Body(), s.prefs)
 	if err != nil {
 		return fmt.Errorf("SDP answer: %w", err)
 	}

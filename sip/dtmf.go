@@ -168,60 +168,69 @@ func (c *call) pushDigit(d rune, src dtmf.Source, at time.Time) {
 	if debug {
 		c.log.Debug("dtmf digit", "digit", string(digit), "source", src.String())
 	}
+	c.mu.Lock()
+	part, dialin, room := c.part, c.dialin, c.room
+	c.mu.Unlock()
+	if dialin != nil {
+		dialin.Digit(digit) // conf: lobby entry or in-call command
+	}
 	f := c.s.cfg.OnDigit
 	if f == nil {
 		return
 	}
-	c.mu.Lock()
-	part := c.part
-	c.mu.Unlock()
-	ev := DigitEvent{CallID: c.callID, ConferenceID: c.confID, Digit: digit, Source: src, At: at}
-	if part != nil {
+	ev := DigitEvent{CallID: c.callID, ConferenceID: room, Digit: digit, Source: src, At: at}
+	switch {
+	case part != nil:
 		ev.ParticipantID = part.ID()
+	case dialin != nil:
+		ev.ParticipantID = dialin.ParticipantID()
 	}
 	f(ev)
 }
 
 // SendDTMF sends digits (0-9, *, #, A-D) to the call with SIP Call-ID
-// callID, one INFO with an application/dtmf-relay body per digit, paced like
-// key presses. It returns when every digit was acknowledged, or at the first
-// failure: ErrNoSuchCall, a *StatusError when the peer refused an INFO, or
-// ErrNotSupported when the peer negotiated telephone-event (such a peer
-// expects RFC 4733 events in the RTP stream, which the media leg would have
-// to send) or left INFO out of its Allow header.
+// callID: as RFC 4733 events in the RTP stream when the peer negotiated
+// telephone-event, otherwise one INFO with an application/dtmf-relay body
+// per digit, paced like key presses. It returns when every digit was sent
+// (INFO: acknowledged), or at the first failure: ErrNoSuchCall, a
+// *StatusError when the peer refused an INFO, or ErrNotSupported when the
+// peer has neither telephone-event nor INFO in its Allow header.
 func (s *Server) SendDTMF(callID, digits string) error {
+	c := s.callByID(callID)
+	if c == nil {
+		return fmt.Errorf("sending DTMF to call %s: %w", callID, ErrNoSuchCall)
+	}
+	return c.SendDigits(digits)
+}
+
+// parseSendDigits checks digits to send and returns them as keys.
+func parseSendDigits(callID, digits string) ([]rune, error) {
 	if digits == "" {
-		return fmt.Errorf("sending DTMF to call %s: no digits: %w", callID, dtmf.ErrDigit)
+		return nil, fmt.Errorf("sending DTMF to call %s: no digits: %w", callID, dtmf.ErrDigit)
 	}
 	keys := make([]rune, 0, len(digits))
 	for _, r := range digits {
 		k, err := dtmf.Normalize(r)
 		if err != nil {
-			return fmt.Errorf("sending DTMF to call %s: %q: %w", callID, r, err)
+			return nil, fmt.Errorf("sending DTMF to call %s: %q: %w", callID, r, err)
 		}
 		keys = append(keys, k)
 	}
 	if len(keys) > maxSendDigits {
-		return fmt.Errorf("sending DTMF to call %s: %d digits, at most %d at once: %w",
+		return nil, fmt.Errorf("sending DTMF to call %s: %d digits, at most %d at once: %w",
 			callID, len(keys), maxSendDigits, ErrNotSupported)
 	}
-	c := s.callByID(callID)
-	if c == nil {
-		return fmt.Errorf("sending DTMF to call %s: %w", callID, ErrNoSuchCall)
-	}
-	c.mu.Lock()
-	started, ept := c.started, c.stream.EventPayloadType
-	c.mu.Unlock()
-	if started && ept >= 0 {
-		return fmt.Errorf("sending DTMF to call %s: the peer negotiated telephone-event (payload type %d) and "+
-			"expects RFC 4733 events in RTP, which the media leg does not send: %w", callID, ept, ErrNotSupported)
-	}
+	return keys, nil
+}
+
+// sendInfoDigits sends keys by SIP INFO from a tracked goroutine.
+func (c *call) sendInfoDigits(keys []rune) error {
 	if !c.dtmf.peerAllowsInfo {
-		return fmt.Errorf("sending DTMF to call %s: the peer's Allow header has no INFO: %w", callID, ErrNotSupported)
+		return fmt.Errorf("sending DTMF to call %s: the peer's Allow header has no INFO: %w", c.callID, ErrNotSupported)
 	}
 	done := make(chan error, 1)
-	if !s.track(func() { done <- c.sendDigits(keys) }) {
-		return fmt.Errorf("sending DTMF to call %s: %w", callID, ErrClosed)
+	if !c.s.track(func() { done <- c.sendDigits(keys) }) {
+		return fmt.Errorf("sending DTMF to call %s: %w", c.callID, ErrClosed)
 	}
 	return <-done
 }

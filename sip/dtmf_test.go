@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -456,11 +457,13 @@ func TestSendDTMFNotSupported(t *testing.T) {
 	h, _ := newDTMFHarness(t)
 	p := newPeer(t, h.s.Addr().String(), "udp")
 
-	// telephone-event negotiated: digits belong in RTP.
-	d, _, _ := answered(t, h, p)
-	if err := h.s.SendDTMF(d.invite.CallID().Value(), "1"); !errors.Is(err, ErrNotSupported) ||
-		!strings.Contains(err.Error(), "telephone-event") {
-		t.Errorf("SendDTMF with telephone-event: %v, want ErrNotSupported naming telephone-event", err)
+	// telephone-event negotiated: digits go as RFC 4733 events in RTP.
+	d, leg, _ := answered(t, h, p)
+	if err := h.s.SendDTMF(d.invite.CallID().Value(), "1#"); err != nil {
+		t.Errorf("SendDTMF with telephone-event: %v", err)
+	}
+	if ops := leg.recorded(); !slices.Contains(ops, "send 1#") {
+		t.Errorf("media leg calls %q, want the digits sent as events", ops)
 	}
 	d.do(sipmsg.BYE, nil)
 	h.left()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +118,7 @@ func (c *fakeClock) pending() int {
 type fakeParticipant struct {
 	id  string
 	req conf.JoinRequest
+	pin string // from the dial string
 }
 
 func (p *fakeParticipant) ID() string { return p.id }
@@ -129,6 +131,7 @@ type fakeConfs struct {
 	joins  chan *fakeParticipant
 	leaves chan error
 	n      int
+	lobby  []*fakeDialIn
 }
 
 func newFakeConfs() *fakeConfs {
@@ -169,6 +172,61 @@ func (f *fakeConfs) Leave(p Participant, cause error) {
 	f.leaves <- cause
 }
 
+// fakeDialIn is conf's side of a dial-in call in tests: a conference ID
+// joins through fakeConfs.Join, no ID goes to a lobby room.
+type fakeDialIn struct {
+	f      *fakeConfs
+	p      *fakeParticipant // nil in the lobby
+	room   string
+	digits chan rune
+	ran    chan struct{}
+	ended  chan error
+	once   sync.Once
+}
+
+func (f *fakeConfs) Admit(ctx context.Context, d conf.DialIn) (DialInCall, error) {
+	fd := &fakeDialIn{f: f, digits: make(chan rune, 64), ran: make(chan struct{}), ended: make(chan error, 1)}
+	if d.ConferenceID == "" {
+		fd.room = "lobby/test"
+		f.mu.Lock()
+		f.lobby = append(f.lobby, fd)
+		f.mu.Unlock()
+		return fd, nil
+	}
+	p, err := f.Join(ctx, conf.JoinRequest{ConferenceID: d.ConferenceID, DisplayName: d.DisplayName,
+		Protocol: d.Protocol, Remote: d.Remote, Leg: d.Leg})
+	if err != nil {
+		return nil, err
+	}
+	fd.p, fd.room = p.(*fakeParticipant), d.ConferenceID
+	fd.p.pin = d.PIN
+	return fd, nil
+}
+
+func (d *fakeDialIn) Room() string { return d.room }
+func (d *fakeDialIn) ParticipantID() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.id
+}
+func (d *fakeDialIn) Run(ctx context.Context) { close(d.ran) }
+func (d *fakeDialIn) Digit(r rune) {
+	select {
+	case d.digits <- r:
+	default:
+		panic("fake dial-in digit buffer full: Digit would have blocked")
+	}
+}
+func (d *fakeDialIn) End(cause error) {
+	d.once.Do(func() {
+		d.ended <- cause
+		if d.p != nil {
+			d.f.Leave(d.p, cause)
+		}
+	})
+}
+
 func (f *fakeConfs) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -192,6 +250,7 @@ type fakeLeg struct {
 	closed  bool
 	startEr error
 	muted   bool
+	ops     []string // interactive media calls, in order
 }
 
 func (l *fakeLeg) SetMuted(m bool) {
@@ -204,6 +263,33 @@ func (l *fakeLeg) isMuted() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.muted
+}
+
+// The fake leg is interactive media: it records what conf asked of it.
+func (l *fakeLeg) Play(names ...string) (<-chan struct{}, error) {
+	l.record("play " + strings.Join(names, " "))
+	return closedChan(), nil
+}
+func (l *fakeLeg) StopPlaying()     { l.record("stop") }
+func (l *fakeLeg) PassDigit(d rune) { l.record("pass " + string(d)) }
+func (l *fakeLeg) SetRoom(name string) error {
+	l.record("room " + name)
+	return nil
+}
+func (l *fakeLeg) SetGain(listen, talk int) { l.record(fmt.Sprintf("gain %d %d", listen, talk)) }
+func (l *fakeLeg) SendDigits(digits string) error {
+	l.record("send " + digits)
+	return nil
+}
+func (l *fakeLeg) record(op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op)
+}
+func (l *fakeLeg) recorded() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ops)
 }
 
 func (l *fakeLeg) LocalPort() int { return l.port }

@@ -137,7 +137,7 @@ func (c *call) handleReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		if !c.started {
 			dir = dirSendRecv
 		}
-		out = c.sdpLocked([]MediaLine{OfferLine(prefsFor(c.s.prefs, cur), c.leg.LocalPort(), dir)})
+		out = c.sdpLocked([]MediaLine{c.s.offerLine(prefsFor(c.s.prefs, cur), c.leg.LocalPort(), dir)})
 		c.mu.Unlock()
 	}
 	res := c.response(req, 200, "OK", out)
@@ -200,7 +200,7 @@ func (c *call) applyOffer(body []byte) ([]byte, error) {
 	c.mu.Lock()
 	leg, cur, started := c.leg, c.stream.Codec.Name, c.started
 	c.mu.Unlock()
-	neg, err := Negotiate(body, prefsFor(c.s.prefs, cur), leg.LocalPort())
+	neg, err := c.s.negotiate(body, prefsFor(c.s.prefs, cur), leg.LocalPort())
 	if err != nil {
 		return nil, err
 	}

@@ -651,3 +651,64 @@ func BuildSDP(ls LocalSession, lines []MediaLine) []byte {
 	}
 	return []byte(b.String())
 }
+
+// withoutTelephoneEvent drops the telephone-event formats of a media line
+// (dtmf.telephone_event off, or a dial-out whose post-dial digits must go
+// in-band or by INFO).
+func withoutTelephoneEvent(l MediaLine) MediaLine {
+	drop := map[string]bool{}
+	for _, a := range l.Attributes {
+		if v, ok := strings.CutPrefix(a, "rtpmap:"); ok {
+			pt, enc, _ := strings.Cut(v, " ")
+			if strings.HasPrefix(strings.ToLower(enc), telephoneEvent+"/") {
+				drop[pt] = true
+			}
+		}
+	}
+	out := MediaLine{Media: l.Media, Port: l.Port, Proto: l.Proto}
+	for _, f := range l.Formats {
+		if !drop[f] {
+			out.Formats = append(out.Formats, f)
+		}
+	}
+	for _, a := range l.Attributes {
+		pt, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "rtpmap:"), "fmtp:"), " ")
+		if (strings.HasPrefix(a, "rtpmap:") || strings.HasPrefix(a, "fmtp:")) && drop[pt] {
+			continue
+		}
+		out.Attributes = append(out.Attributes, a)
+	}
+	return out
+}
+
+// negotiate answers an offer under the server's configuration: without
+// telephone-event when Config.NoTelephoneEvent is set, so that the caller
+// falls back to in-band tones or INFO.
+func (s *Server) negotiate(offer []byte, prefs []codec.Info, localPort int) (*Negotiated, error) {
+	n, err := Negotiate(offer, prefs, localPort)
+	if err != nil || !s.cfg.NoTelephoneEvent {
+		return n, err
+	}
+	n.Audio.EventPayloadType, n.EventFmtp = -1, ""
+	n.Lines[n.AudioIndex] = withoutTelephoneEvent(n.Lines[n.AudioIndex])
+	return n, nil
+}
+
+// offerLine is OfferLine under the server's configuration.
+func (s *Server) offerLine(prefs []codec.Info, port int, direction string) MediaLine {
+	l := OfferLine(prefs, port, direction)
+	if s.cfg.NoTelephoneEvent {
+		l = withoutTelephoneEvent(l)
+	}
+	return l
+}
+
+// parseAnswer is ParseAnswer under the server's configuration: a
+// telephone-event we did not offer is not used.
+func (s *Server) parseAnswer(answer []byte, prefs []codec.Info) (bridge.StreamParams, error) {
+	st, err := ParseAnswer(answer, prefs)
+	if err == nil && s.cfg.NoTelephoneEvent {
+		st.EventPayloadType = -1
+	}
+	return st, err
+}

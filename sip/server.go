@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roomgate/roomgate/internal/callleg"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -40,6 +41,7 @@ type Server struct {
 	log    *slog.Logger
 	media  MediaFactory
 	confs  Conferences
+	admit  callleg.Admitter
 	m      *metrics
 	clock  Clock
 	parser *sipmsg.Parser
@@ -92,6 +94,10 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 	if media == nil || confs == nil {
 		return nil, fmt.Errorf("%w: media factory and conferences are required", ErrConfig)
 	}
+	admit, ok := confs.(callleg.Admitter)
+	if !ok {
+		return nil, fmt.Errorf("%w: conferences must route dial-in calls (Admit)", ErrConfig)
+	}
 	cfg, prefs, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -114,6 +120,7 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 		log:    log.With("component", "sip"),
 		media:  media,
 		confs:  confs,
+		admit:  admit,
 		m:      m,
 		clock:  realClock{},
 		parser: sipmsg.NewParser(),

@@ -133,7 +133,7 @@ func TestJoinFailures(t *testing.T) {
 	for _, tc := range []struct {
 		user string
 		want int
-	}{{"404404", 404}, {"486486", 486}, {"403403", 403}, {"", 404}} {
+	}{{"404404", 404}, {"486486", 486}, {"403403", 403}} {
 		d := p.call(p.newInvite(tc.user, offer(30000, "")))
 		if d.res.StatusCode != tc.want {
 			t.Errorf("INVITE to %q answered %d, want %d", tc.user, d.res.StatusCode, tc.want)

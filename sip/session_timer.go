@@ -252,7 +252,7 @@ func (c *call) applyRefreshAnswer(res *sipmsg.Response) {
 	if len(res.Body()) == 0 {
 		return
 	}
-	st, err := ParseAnswer(res.Body(), c.s.prefs)
+	st, err := c.s.parseAnswer(res.Body(), c.s.prefs)
 	if err != nil {
 		c.log.Info("unusable SDP answer to session refresh", "err", err)
 		return

@@ -2,7 +2,8 @@
 // RTP payloads (RFC 6184) without allocating, caches each source's SPS and
 // PPS, and routes one source at a time to every receiver as a single
 // continuous RTP stream, switching on the active speaker with a hold time,
-// pinning, camera-off detection and keyframe requests.
+// pinning, camera-off detection and keyframe requests. It also reads the
+// picture size out of an SPS (ParseSPS) for the participant list.
 //
 // It owns the per-receiver rewriting of SSRC, sequence numbers and
 // timestamps, the NACK retransmission cache of each receiver stream, and the

@@ -40,4 +40,6 @@ var (
 	ErrBadConfig = errors.New("video: bad configuration")
 	// ErrBadTMMBR means a TMMBR feedback message is malformed.
 	ErrBadTMMBR = errors.New("video: bad TMMBR")
+	// ErrBadSPS means a sequence parameter set could not be parsed.
+	ErrBadSPS = errors.New("video: bad SPS")
 )

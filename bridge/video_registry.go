@@ -1,0 +1,4 @@
+package bridge
+
+// videoRooms returns the bridge's video rooms.
+func (b *Bridge) videoRooms() *videoRooms { return &b.video }
