@@ -123,6 +123,10 @@ type JoinRequest struct {
 	Protocol     string // sip | h323 | rtsp | native
 	Remote       string // signalling peer address
 	Leg          LegHandle
+
+	// asModerator: the caller proved the moderator PIN, so he joins as a
+	// moderator (locked conferences admit him, mute on join spares him).
+	asModerator bool
 }
 
 // ParticipantInfo is a live participant as the API shows it.

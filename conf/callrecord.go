@@ -163,5 +163,6 @@ func (s *Service) FlushCallRecords(ctx context.Context) error {
 // Live legs are not touched: the signalling packages end them first.
 func (s *Service) Close(ctx context.Context) error {
 	s.StopDialing() // invitation calls first: they may still join legs
+	s.StopMailing()
 	return s.FlushCallRecords(ctx)
 }

@@ -231,16 +231,13 @@ func (s *Service) Admit(ctx context.Context, d DialIn) (*Call, error) {
 		tokens:   digitBurst,
 		refilled: s.now(),
 	}
-	p, role, lobby, err := s.admitDirect(ctx, c, d, pin)
+	p, _, lobby, err := s.admitDirect(ctx, c, d, pin)
 	if err != nil {
 		cancel(err)
 		return nil, err
 	}
 	if !lobby {
 		c.p, c.room = p, p.confID
-		if role == RoleModerator {
-			c.promote(ctx, p, "dial string", true)
-		}
 		c.log.InfoContext(ctx, "call admitted", "conf", p.confID, "leg", p.id, "protocol", d.Protocol)
 		return c, nil
 	}
@@ -289,7 +286,7 @@ func (s *Service) admitDirect(ctx context.Context, c *Call, d DialIn, pin string
 	case conf.PIN != "":
 		return nil, "", true, nil
 	}
-	p, err = s.Join(ctx, JoinRequest{ConferenceID: conf.ID, DisplayName: d.DisplayName, Protocol: d.Protocol,
+	p, err = s.Join(ctx, JoinRequest{asModerator: role == RoleModerator, ConferenceID: conf.ID, DisplayName: d.DisplayName, Protocol: d.Protocol,
 		Remote: d.Remote, Leg: d.Leg})
 	if err != nil {
 		return nil, "", false, fmt.Errorf("admitting a call: %w", err)
@@ -327,27 +324,15 @@ func (c *Call) pinFailed(ctx context.Context, confID, where string) (hangup bool
 	return false, nil
 }
 
-// promote makes p a moderator (he entered the moderator PIN); the owner
-// stays owner. joining says that p was admitted just now: Join, which
-// knew him only as a participant, may have muted him on join, and that
-// rule does not apply to moderators.
-func (c *Call) promote(ctx context.Context, p *Participant, how string, joining bool) {
+// promote makes p a moderator during the call (he entered the moderator
+// PIN after *9); the owner stays owner. Callers who prove the moderator PIN
+// before joining join as moderators instead (JoinRequest.asModerator).
+func (c *Call) promote(ctx context.Context, p *Participant, how string) {
 	if isChair(p) {
 		return
 	}
 	p.setRole(RoleModerator)
 	c.log.InfoContext(ctx, "participant is moderator by PIN", "conf", p.confID, "leg", p.id, "via", how)
-	if !joining {
-		return
-	}
-	c.s.mu.Lock()
-	muted := p.muted
-	c.s.mu.Unlock()
-	if muted {
-		if err := c.s.setLiveMuted(ctx, p, false, ""); err != nil {
-			c.log.WarnContext(ctx, "unmuting a moderator muted on join", "conf", p.confID, "leg", p.id, "err", err)
-		}
-	}
 }
 
 // Room is the bridge room of the call's media: its conference, or a
@@ -450,6 +435,9 @@ func (c *Call) announce(confID string, names ...string) {
 // TonesOff is the Conference.Tones value that silences join and leave
 // tones.
 const TonesOff = "off"
+
+// TonesOn is the default Conference.Tones value: join and leave tones play.
+const TonesOn = "on"
 
 // entryExpired runs when EntryTimeout passed since Admit: a call still in
 // the lobby ends. When Run is not there to say goodbye, the call is hung up

@@ -265,7 +265,7 @@ func (c *Call) moderatorPIN(ctx context.Context, p *Participant, pin string) ([]
 		return []string{promptNotAllowed}, false
 	}
 	if samePIN(pin, conf.ModeratorPIN) {
-		c.promote(ctx, p, "in call", false)
+		c.promote(ctx, p, "in call")
 		c.result(ctx, p, CommandModerator, commandOK, nil)
 		return []string{promptModerator}, false
 	}

@@ -198,7 +198,7 @@ func (c *Call) lobbyConference(ctx context.Context, id string) (Conference, bool
 
 // joinFromLobby joins conference confID and moves the media into it.
 func (c *Call) joinFromLobby(ctx context.Context, confID, role string) (*Participant, bool) {
-	p, err := c.s.Join(ctx, JoinRequest{ConferenceID: confID, DisplayName: c.in.DisplayName,
+	p, err := c.s.Join(ctx, JoinRequest{asModerator: role == RoleModerator, ConferenceID: confID, DisplayName: c.in.DisplayName,
 		Protocol: c.in.Protocol, Remote: c.in.Remote, Leg: c.leg})
 	if err != nil {
 		err = fmt.Errorf("lobby: %w", err)
@@ -225,9 +225,6 @@ func (c *Call) joinFromLobby(ctx context.Context, confID, role string) (*Partici
 	c.p, c.room, c.tones = p, confID, conf.Tones != TonesOff
 	c.entryTimer.Stop()
 	c.mu.Unlock()
-	if role == RoleModerator {
-		c.promote(ctx, p, "lobby", true)
-	}
 	if err := c.leg.Enter(confID); err != nil {
 		err = fmt.Errorf("lobby: moving the call into conference %s: %w", confID, err)
 		c.iv.metrics.lobby.WithLabelValues(lobbyError).Inc()

@@ -184,6 +184,9 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 			s.mu.Unlock()
 			continue // updated or deleted meanwhile: read it again
 		}
+		if req.asModerator && role != RoleOwner {
+			role = RoleModerator
+		}
 		p.setRole(role)
 		open := s.scheduleOpenLocked(c, s.clock())
 		if !open && role != RoleOwner {
@@ -228,8 +231,8 @@ func (s *Service) join(ctx context.Context, req JoinRequest) (*Participant, erro
 // it to the room; it reports whether p's microphone is to be closed as he
 // joins (podium.go). s.mu must be held.
 func (s *Service) admitLocked(c Conference, p *Participant) (mute bool, err error) {
-	if c.Locked {
-		return false, ErrLocked
+	if c.Locked && !isChair(p) {
+		return false, ErrLocked // a lock keeps out everyone but the owner and moderators
 	}
 	if p.userID == "" && c.Access != AccessPublic && !isDialledLeg(p.leg) { // dialled legs: see dialer.go
 		return false, fmt.Errorf("guests may not join an internal conference: %w", ErrUnauthorized)

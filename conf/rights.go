@@ -175,12 +175,13 @@ type BanStore interface {
 // owns what he creates; staff may name another owner, and the actor
 // becomes the owner when none is named.
 //
-// An owner who asks for a new virtual room (no schedule) for himself while
+// A user who asks for a new virtual room (no schedule) for himself while
 // a conference of his is running with participants in it is taken back
 // into that one, as TrueConf does: nothing is created, and the running
 // conference is returned together with a *RunningConferenceError (which
 // is also ErrConflict), so that his client joins it. Scheduled
-// conferences are for later and are always created.
+// conferences are for later and are always created, and operators and
+// administrators, who manage many rooms, are never taken back.
 func (s *Service) CreateConferenceAs(ctx context.Context, actor User, c Conference) (Conference, error) {
 	if c.Owner == "" {
 		c.Owner = actor.ID
@@ -188,7 +189,7 @@ func (s *Service) CreateConferenceAs(ctx context.Context, actor User, c Conferen
 		return Conference{}, fmt.Errorf("creating a conference owned by %s: only an operator or administrator may: %w",
 			truncate(c.Owner, MaxOwnerLen), ErrForbidden)
 	}
-	if actor.ID != "" && c.Owner == actor.ID && (c.Schedule.Type == "" || c.Schedule.Type == ScheduleNone) {
+	if actor.ID != "" && !isStaff(actor) && c.Owner == actor.ID && (c.Schedule.Type == "" || c.Schedule.Type == ScheduleNone) {
 		running, ok, err := s.runningOf(ctx, actor.ID)
 		if err != nil {
 			return Conference{}, fmt.Errorf("creating a conference: %w", err)

@@ -231,9 +231,15 @@ func TestLockStopRun(t *testing.T) {
 	if err != nil || !got.Locked || got.State != conf.StateRunning {
 		t.Fatalf("lock: %+v %v", got, err)
 	}
-	if _, err := e.svc.Join(ctx, conf.JoinRequest{ConferenceID: c.ID, Leg: &userLeg{user: "mod"}}); !errors.Is(err, conf.ErrLocked) {
-		t.Errorf("join locked: %v", err)
+	// A lock keeps out everyone but the owner and moderators.
+	if _, err := e.svc.Join(ctx, conf.JoinRequest{ConferenceID: c.ID, Leg: &userLeg{user: "guest1"}}); !errors.Is(err, conf.ErrLocked) {
+		t.Errorf("participant joins a locked conference: %v", err)
 	}
+	mp, err := e.svc.Join(ctx, conf.JoinRequest{ConferenceID: c.ID, Leg: &userLeg{user: "mod"}})
+	if err != nil {
+		t.Fatalf("moderator joins a locked conference: %v", err)
+	}
+	e.svc.Leave(mp, nil)
 	if _, err := e.svc.SetLocked(ctx, users["mod"], c.ID, false); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +254,7 @@ func TestLockStopRun(t *testing.T) {
 		t.Errorf("hang-ups %v", h)
 	}
 	e.svc.Leave(p, nil) // late BYE after the stop: nothing happens
-	if recs := e.records(t, c.ID); len(recs) != 1 || recs[0].Cause != conf.ErrEnded.Error() {
+	if recs := e.records(t, c.ID); len(recs) != 2 || recs[0].UserID != "guest1" || recs[0].Cause != conf.ErrEnded.Error() {
 		t.Errorf("records %+v", recs)
 	}
 	if _, err := e.svc.RunConference(ctx, users["mod"], c.ID); !errors.Is(err, conf.ErrForbidden) {
@@ -262,7 +268,8 @@ func TestLockStopRun(t *testing.T) {
 	for len(sub.C()) > 0 {
 		types = append(types, (<-sub.C()).Type)
 	}
-	want := []string{conf.EventJoined, conf.EventLocked, conf.EventUnlocked, conf.EventLeft, conf.EventEnded, conf.EventStarted}
+	want := []string{conf.EventJoined, conf.EventLocked, conf.EventJoined, conf.EventLeft, conf.EventUnlocked,
+		conf.EventLeft, conf.EventEnded, conf.EventStarted}
 	if len(types) != len(want) {
 		t.Fatalf("events %v, want %v", types, want)
 	}

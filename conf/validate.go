@@ -282,6 +282,16 @@ func validateConference(c *Conference) error {
 	if c.PIN != "" && c.PIN == c.ModeratorPIN {
 		return invalid("moderator_pin", "must differ from pin")
 	}
+	if c.KeyMap != "" {
+		if _, err := ParseKeyMap(c.KeyMap); err != nil {
+			return invalid("key_map", "%s", err)
+		}
+	}
+	switch c.Tones {
+	case "", TonesOn, TonesOff:
+	default:
+		return invalid("tones", "must be %q or %q", TonesOn, TonesOff)
+	}
 	if c.MaxParticipants < 0 || c.MaxParticipants > MaxParticipantsLimit {
 		return invalid("max_participants", "must be 0 (unlimited) or between 1 and %d", MaxParticipantsLimit)
 	}
