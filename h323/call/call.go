@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/roomgate/roomgate/bridge"
+	"github.com/roomgate/roomgate/bridge/dtmf"
 	"github.com/roomgate/roomgate/h323/h225"
 	"github.com/roomgate/roomgate/h323/h245"
 	"github.com/roomgate/roomgate/h323/q931"
+	"github.com/roomgate/roomgate/h323/ras"
 )
 
 // env is what the calls of one Server (or one Dial) share.
@@ -28,6 +30,10 @@ type env struct {
 	m           *metrics
 	display     string
 	defaultConf string
+	// gk admits calls when the server is registered with a gatekeeper.
+	gk Gatekeeper
+	// refuseFast answers Fast Connect proposals with fastConnectRefused.
+	refuseFast bool
 	// listen and dial open separate H.245 channels; tests replace them with in-memory ones.
 	listen func(ctx context.Context, network, addr string) (net.Listener, error)
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -75,6 +81,10 @@ type call struct {
 
 	leg  MediaLeg
 	part Participant
+	// admission is the gatekeeper's admission of this call, reported with DRQ at its end.
+	admission *ras.Admission
+	// peerName is the callee's Display IE (calls we place).
+	peerName string
 
 	setupSeen   bool
 	connected   bool
@@ -101,7 +111,13 @@ type call struct {
 	mediaStarted bool
 	fastStart    bool
 
+	// keys merges the DTMF of every method into presses (H.245 and RFC 2833
+	// copies of one press count once); safe for concurrent use.
+	keys   *dtmf.Stream
 	digits atomic.Uint64
+	// eventPT is the RFC 2833 payload type the media leg decodes, -1 until the
+	// peer's capabilities show it sends telephone events.
+	eventPT int
 }
 
 func newCall(e *env, id string, conn net.Conn, outgoing bool) *call {
@@ -130,6 +146,9 @@ func newCall(e *env, id string, conn net.Conn, outgoing bool) *call {
 		c.localIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	c.h245.sdnRand = newSDN
+	c.eventPT = -1
+	// The zero config is valid: NewStream cannot fail with it.
+	c.keys, _ = dtmf.NewStream(dtmf.StreamConfig{})
 	return c
 }
 
@@ -196,6 +215,26 @@ func (c *call) do(ctx context.Context, f func()) error {
 		return fmt.Errorf("call %s: %w", c.id, c.cause)
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// doWait runs f on the loop and waits until it ran; it fails, without
+// running f, when the call ended first.
+func (c *call) doWait(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	if err := c.do(ctx, func() { f(); close(ran) }); err != nil {
+		return err
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-c.done:
+		select {
+		case <-ran:
+			return nil
+		default:
+		}
+		return fmt.Errorf("call %s: %w", c.id, c.cause)
 	}
 }
 
@@ -280,7 +319,7 @@ func (c *call) onSignal(ctx context.Context, q *q931.Message, uu *h225.Message) 
 		}
 	case q931.Information:
 		if d, ok := q.Keypad(); ok {
-			c.onDigits(d, "keypad")
+			c.onDigits(d, "keypad", time.Time{})
 		}
 	}
 	if uu == nil {
@@ -405,6 +444,9 @@ func (c *call) teardown() {
 	if c.part != nil {
 		c.confs.Leave(c.part, c.cause)
 	}
+	if c.admission != nil && c.env.gk != nil {
+		c.env.gk.Disengage(*c.admission)
+	}
 	if c.connected {
 		c.env.m.active.Dec()
 	}
@@ -418,21 +460,45 @@ func (c *call) onMedia(e bridge.Event) {
 	case bridge.EventMediaTimeout:
 		c.release(&CauseError{Cause: CauseRecoveryOnTimer, Err: bridge.ErrMediaTimeout})
 	case bridge.EventDTMF:
-		c.onDigits(string(e.Digit), "rfc2833")
+		if e.Source == bridge.SourceInband {
+			c.onDigits(string(e.Digit), "inband", e.At)
+		} else {
+			c.onDigits(string(e.Digit), "rfc2833", e.At)
+		}
 	}
 }
 
-// onDigits delivers received DTMF to the hook and counts it.
-func (c *call) onDigits(s, source string) {
+// digitSources maps our source names to the methods dtmf.Stream tells
+// apart. The Q.931 Keypad IE travels in call signalling as SIP INFO does,
+// and like INFO it may repeat a press that also came in the media.
+var digitSources = map[string]dtmf.Source{
+	"uii": dtmf.SourceH245, "keypad": dtmf.SourceINFO, "rfc2833": dtmf.SourceRFC4733, "inband": dtmf.SourceInband,
+}
+
+// onDigits delivers received DTMF to the hook, each key press once: the same
+// digit from another method within the stream's window is the same press.
+func (c *call) onDigits(s, source string, at time.Time) {
+	if at.IsZero() {
+		at = time.Now()
+	}
 	for _, d := range s {
 		if !isDTMF(d) {
 			continue
 		}
+		digit, verdict := c.keys.Push(d, digitSources[source], at)
+		if verdict != dtmf.Accepted {
+			c.log.Debug("dtmf dropped", "source", source, "verdict", verdict.String())
+			continue
+		}
 		c.digits.Add(1)
 		c.env.m.digits.WithLabelValues(source).Inc()
-		c.log.Debug("dtmf", "digit", string(d), "source", source) // digits may be PINs: not at Info
+		c.log.Debug("dtmf", "digit", string(digit), "source", source) // digits may be PINs: not at Info
 		if c.env.onDigit != nil {
-			c.env.onDigit(Digit{Call: c.id, Conference: c.room, Digit: d, Source: source})
+			ev := Digit{Call: c.id, Conference: c.room, Digit: digit, Source: source}
+			if c.part != nil {
+				ev.Participant = c.part.ID()
+			}
+			c.env.onDigit(ev)
 		}
 	}
 }
@@ -468,7 +534,7 @@ func (c *call) startMedia() {
 	p := bridge.StreamParams{
 		Codec:            c.codec.info,
 		PayloadType:      uint8(c.codec.info.StaticPT),
-		EventPayloadType: -1,
+		EventPayloadType: c.eventPT,
 		Remote:           c.remote,
 		RemoteRTCP:       c.remoteRTCP,
 		Direction:        bridge.SendRecv,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/roomgate/roomgate/bridge/codec"
 	"github.com/roomgate/roomgate/h323/h225"
+	"github.com/roomgate/roomgate/h323/ras"
 )
 
 // Defaults of Config and DialOptions.
@@ -48,19 +49,35 @@ type Config struct {
 	SetupTimeout, H245Timeout time.Duration
 	// Vendor is our EndpointType vendor; zero means DefaultVendor.
 	Vendor h225.Vendor
-	// OnDigit, when set, receives every DTMF digit of every call, from the call's own
-	// goroutine; it must not block.
+	// OnDigit, when set, receives every DTMF key press of every call once, however
+	// many ways it arrived (H.245 UserInputIndication, Q.931 Keypad, RFC 2833), from
+	// the call's own goroutine; it must not block.
 	OnDigit func(Digit)
+	// Alias is our h323-ID, sent as sourceAddress in the Setup of calls we place;
+	// empty sends none.
+	Alias string
+	// Gatekeeper, when set, admits every call (ARQ before answering or dialling,
+	// DRQ after it) and resolves aliases of calls we place that name no host.
+	Gatekeeper Gatekeeper
+	// RingTimeout bounds how long a call we place rings; zero means DefaultConnectTimeout.
+	RingTimeout time.Duration
+	// RefuseFastStart answers Fast Connect proposals with fastConnectRefused, so that
+	// calls start slowly (capability exchange and logical channels over H.245); for
+	// peers whose Fast Connect is broken, and for tests of the fallback.
+	RefuseFastStart bool
 }
 
-// Digit is one DTMF digit received on a call.
+// Digit is one DTMF key press received on a call.
 type Digit struct {
 	// Call is the call's ID as used in logs, Conference the conference it is in.
 	Call, Conference string
+	// Participant is the ID conf gave the caller, empty before it joined.
+	Participant string
 	// Digit is one of 0-9 * # A-D.
 	Digit rune
-	// Source is how it came: "uii" (H.245 UserInputIndication), "keypad" (Q.931
-	// Keypad IE) or "rfc2833" (RTP telephone event).
+	// Source is the method that reported the press first: "uii" (H.245
+	// UserInputIndication), "keypad" (Q.931 Keypad IE), "rfc2833" (RTP telephone
+	// event) or "inband" (tones detected in the audio).
 	Source string
 }
 
@@ -114,7 +131,7 @@ func (c Config) withDefaults() (Config, []audio, error) {
 			return c, nil, fmt.Errorf("%w: media address %q: %v", ErrConfig, c.MediaAddress, err)
 		}
 	}
-	if c.SetupTimeout < 0 || c.H245Timeout < 0 {
+	if c.SetupTimeout < 0 || c.H245Timeout < 0 || c.RingTimeout < 0 {
 		return c, nil, fmt.Errorf("%w: negative timeout", ErrConfig)
 	}
 	if c.SetupTimeout == 0 {
@@ -123,8 +140,15 @@ func (c Config) withDefaults() (Config, []audio, error) {
 	if c.H245Timeout == 0 {
 		c.H245Timeout = DefaultH245Timeout
 	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = DefaultConnectTimeout
+	}
 	if c.Vendor == (h225.Vendor{}) {
 		c.Vendor = DefaultVendor
+	}
+	if g, ok := c.Gatekeeper.(*ras.Client); ok && g == nil {
+		// A nil *ras.Client (no gatekeeper configured) in the interface means none.
+		c.Gatekeeper = nil
 	}
 	prefs, err := parseCodecs(c.Codecs)
 	return c, prefs, err

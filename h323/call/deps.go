@@ -1,8 +1,11 @@
 package call
 
 import (
+	"context"
+
 	"github.com/roomgate/roomgate/bridge"
 	"github.com/roomgate/roomgate/conf"
+	"github.com/roomgate/roomgate/h323/ras"
 	"github.com/roomgate/roomgate/internal/callleg"
 )
 
@@ -24,3 +27,13 @@ func BridgeMedia(b *bridge.Bridge) MediaFactory { return callleg.BridgeMedia(b) 
 
 // ConfService makes *conf.Service the server's Conferences.
 func ConfService(s *conf.Service) Conferences { return callleg.ConfService(s) }
+
+// Gatekeeper admits calls through RAS when the server is registered with a
+// gatekeeper (H.225.0 ARQ before each call, DRQ after it); *ras.Client
+// implements it. Calls proceed without it when none is configured.
+type Gatekeeper interface {
+	// Admit asks admission for a call (ARQ) and returns the gatekeeper's ACF.
+	Admit(ctx context.Context, a ras.Admission) (ras.Admitted, error)
+	// Disengage reports the end of an admitted call (DRQ); it must not block.
+	Disengage(a ras.Admission)
+}

@@ -11,12 +11,14 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/roomgate/roomgate/bridge"
 	"github.com/roomgate/roomgate/h323/h225"
 	"github.com/roomgate/roomgate/h323/h245"
 	"github.com/roomgate/roomgate/h323/q931"
+	"github.com/roomgate/roomgate/h323/ras"
 )
 
 // DialOptions configures a call we place.
@@ -45,8 +47,15 @@ type DialOptions struct {
 	Logger  *slog.Logger
 	OnDigit func(Digit)
 
+	// Gatekeeper, when set, admits the call first (ARQ) and says where to send
+	// its Setup; it gets a DRQ when the call ends.
+	Gatekeeper Gatekeeper
+
 	// netDial, when set, replaces the TCP dialer (tests use in-memory connections).
 	netDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// srv, metrics: calls a Server places share its lifetime and collectors.
+	srv     *Server
+	metrics *metrics
 }
 
 // Call is a call we placed with Dial.
@@ -56,9 +65,26 @@ type Call struct{ c *call }
 // "h323:host", "host##alias"), and returns once the callee connected and
 // audio flows both ways. Setup always carries destCallSignalAddress (Polycom
 // m100 needs it). A callee's release comes back as a *CauseError wrapping
-// ErrRejected. ctx bounds dialling only: once Dial returns, the call lives
-// until Hangup, Close or the peer ends it.
+// ErrRejected and, for busy, declined, unknown and unanswered calls,
+// ErrBusy, ErrDeclined, ErrUnknownTarget or ErrNoAnswer. ctx bounds
+// dialling only: once Dial returns, the call lives until Hangup, Close or
+// the peer ends it.
 func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
+	t, err := h225.ParseCallString(target)
+	if err != nil {
+		return nil, fmt.Errorf("dialling %q: %w", target, err)
+	}
+	k, err := dialTarget(ctx, t, o)
+	if err != nil {
+		return nil, fmt.Errorf("dialling %q: %w", target, err)
+	}
+	return k, nil
+}
+
+// dialTarget places a call to t. With a gatekeeper it asks admission first
+// and calls where the ACF says; t.Host may then be empty (an alias the
+// gatekeeper resolves).
+func dialTarget(ctx context.Context, t h225.Target, o DialOptions) (*Call, error) {
 	if o.Media == nil || o.Room == "" {
 		return nil, fmt.Errorf("%w: dialling needs Media and Room", ErrConfig)
 	}
@@ -68,10 +94,6 @@ func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
 	prefs, err := parseCodecs(o.Codecs)
 	if err != nil {
 		return nil, err
-	}
-	t, err := h225.ParseCallString(target)
-	if err != nil {
-		return nil, fmt.Errorf("dialling %q: %w", target, err)
 	}
 	if t.Port == 0 {
 		t.Port = h225.DefaultPort
@@ -89,62 +111,153 @@ func Dial(ctx context.Context, target string, o DialOptions) (*Call, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMetrics(nil)
-	if err != nil {
-		return nil, err
+	m := o.metrics
+	if m == nil {
+		if m, err = newMetrics(nil); err != nil {
+			return nil, err
+		}
 	}
 	if o.netDial == nil {
 		var d net.Dialer
 		o.netDial = d.DialContext
 	}
-	conn, err := o.netDial(ctx, "tcp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	ids, err := newCallIDs()
 	if err != nil {
-		return nil, fmt.Errorf("dialling %q: %w", target, err)
+		return nil, err
+	}
+	dest := ""
+	if t.Host != "" {
+		dest = net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	}
+	var adm *ras.Admission
+	var cref atomic.Pointer[call]
+	if o.Gatekeeper != nil {
+		a := ras.Admission{CallRef: ids.crv, CallID: ids.callID, ConferenceID: ids.confID, Dest: t.Dest,
+			Drop: func() {
+				if c := cref.Load(); c != nil {
+					c.hangup(ErrDropped)
+				}
+			}}
+		if ip, err := netip.ParseAddr(t.Host); err == nil {
+			a.DestSignal = netip.AddrPortFrom(ip.Unmap(), uint16(t.Port))
+		}
+		to, admitted, err := admitOutgoing(ctx, o.Gatekeeper, a, t)
+		if err != nil {
+			return nil, err
+		}
+		if admitted {
+			adm = &a
+			dest = to.String()
+		} else {
+			log.Warn("calling without gatekeeper admission", "to", dest)
+		}
+	}
+	if dest == "" {
+		return nil, ErrNoRoute
+	}
+	conn, err := o.netDial(ctx, "tcp", dest)
+	if err != nil {
+		if adm != nil {
+			o.Gatekeeper.Disengage(*adm)
+		}
+		return nil, fmt.Errorf("%w: connecting to %s: %w", ErrUnreachable, dest, err)
 	}
 	var idb [6]byte
 	_, _ = rand.Read(idb[:])
 	e := &env{prefs: prefs, media: o.Media, log: log.With("component", "h323", "dir", "out"), vendor: o.Vendor,
-		h245Timeout: o.H245Timeout, onDigit: o.OnDigit, m: m, display: o.DisplayName}
+		h245Timeout: o.H245Timeout, onDigit: o.OnDigit, m: m, display: o.DisplayName, gk: o.Gatekeeper}
 	e.withNet()
 	c := newCall(e, "h323-out-"+hex.EncodeToString(idb[:]), conn, true)
+	cref.Store(c)
 	c.room = o.Room
+	c.log = c.log.With("conf", o.Room, "to", dest)
 	c.tunnelling = o.Tunnelling
+	c.crv, c.crvKnown, c.callID, c.confID = ids.crv, true, ids.callID, ids.confID
+	c.admission = adm
 	if err := c.prepareSetup(t, o); err != nil {
 		conn.Close()
 		if c.leg != nil {
 			c.leg.Close(err)
 		}
-		return nil, fmt.Errorf("dialling %q: %w", target, err)
+		if adm != nil {
+			o.Gatekeeper.Disengage(*adm)
+		}
+		return nil, err
 	}
-	c.setDeadline(o.ConnectTimeout, fmt.Errorf("%w: no answer within %v", ErrTimeout, o.ConnectTimeout))
+	c.setDeadline(o.ConnectTimeout, &CauseError{Cause: q931.CauseNoAnswer,
+		Err: fmt.Errorf("%w within %v: %w", ErrNoAnswer, o.ConnectTimeout, ErrTimeout)})
 	c.readers.Add(1)
 	go c.readSignal(conn)
-	go c.run(context.Background())
+	if !o.startLoop(c) {
+		c.readers.Wait()
+		return nil, ErrClosed
+	}
 	select {
 	case <-c.ready:
 		return &Call{c: c}, nil
 	case <-c.done:
-		return nil, fmt.Errorf("dialling %q: %w", target, c.cause)
+		return nil, dialOutcome(c.cause)
 	case <-ctx.Done():
 		c.hangup(&CauseError{Cause: q931.CauseNormalClearing, Err: context.Cause(ctx)})
 		<-c.done
-		return nil, fmt.Errorf("dialling %q: %w", target, context.Cause(ctx))
+		return nil, context.Cause(ctx)
 	}
+}
+
+// callIDs are the identifiers of a call we place, chosen before ARQ.
+type callIDs struct {
+	crv            uint16
+	callID, confID h225.GUID
+}
+
+func newCallIDs() (callIDs, error) {
+	var ids callIDs
+	var crv [2]byte
+	if _, err := rand.Read(crv[:]); err != nil {
+		return ids, fmt.Errorf("choosing a call reference: %w", err)
+	}
+	ids.crv = binary.BigEndian.Uint16(crv[:])&0x7FFF | 1
+	var err error
+	if ids.callID, err = h225.NewGUID(rand.Reader); err != nil {
+		return ids, err
+	}
+	if ids.confID, err = h225.NewGUID(rand.Reader); err != nil {
+		return ids, err
+	}
+	return ids, nil
+}
+
+// startLoop runs the call's loop: under the server's lifetime for calls a
+// Server places (Close releases them), on its own otherwise.
+func (o DialOptions) startLoop(c *call) bool {
+	if o.srv == nil {
+		go c.run(context.Background())
+		return true
+	}
+	s := o.srv
+	s.mu.Lock()
+	if s.draining || !s.started {
+		s.mu.Unlock()
+		c.conn.Close()
+		if c.leg != nil {
+			c.leg.Close(ErrClosed)
+		}
+		if c.admission != nil && c.env.gk != nil {
+			c.env.gk.Disengage(*c.admission)
+		}
+		return false
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.run(s.ctx)
+	}()
+	return true
 }
 
 // prepareSetup allocates media and sends Setup.
 func (c *call) prepareSetup(t h225.Target, o DialOptions) error {
-	var crv [2]byte
-	_, _ = rand.Read(crv[:])
-	c.crv = binary.BigEndian.Uint16(crv[:])&0x7FFF | 1
-	c.crvKnown = true
-	var err error
-	if c.callID, err = h225.NewGUID(rand.Reader); err != nil {
-		return err
-	}
-	if c.confID, err = h225.NewGUID(rand.Reader); err != nil {
-		return err
-	}
 	if err := c.newLeg(o.Room); err != nil {
 		return err
 	}
@@ -211,6 +324,9 @@ func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
 
 // onResponse handles the callee's messages on a call we placed.
 func (c *call) onResponse(ctx context.Context, q *q931.Message, uu *h225.Message) {
+	if d := q.Display(); d != "" && len(d) <= maxIDLen {
+		c.peerName = d
+	}
 	if c.tunnelling && !uu.Tunnelling && !c.connected {
 		// The callee refuses tunnelling: H.245 moves to a separate channel (H.323 clause 8.2.1).
 		c.tunnelling = false

@@ -112,8 +112,7 @@ func TestDialNoAnswer(t *testing.T) {
 		start := time.Now()
 		_, err := Dial(context.Background(), "h323:1@192.0.2.1", DialOptions{Media: &fakeMedia{}, Room: "r",
 			ConnectTimeout: 45 * time.Second, netDial: func(context.Context, string, string) (net.Conn, error) { return ours, nil }})
-		var ce *CauseError
-		if !errors.Is(err, ErrTimeout) || errors.As(err, &ce) || causeOf(err) != CauseRecoveryOnTimer {
+		if !errors.Is(err, ErrTimeout) || !errors.Is(err, ErrNoAnswer) || causeOf(err) != q931.CauseNoAnswer {
 			t.Errorf("Dial error %v", err)
 		}
 		if d := time.Since(start); d != 45*time.Second {

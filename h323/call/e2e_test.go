@@ -206,3 +206,34 @@ func TestServerCloseReleasesCalls(t *testing.T) {
 		t.Errorf("leave cause %v", cause)
 	}
 }
+
+// The server's Start context ends it: calls are released and Close, called
+// afterwards too, returns.
+func TestServerStopsWithContext(t *testing.T) {
+	b := newBridge(t)
+	confs := newFakeConfs()
+	s, err := NewServer(Config{Listen: "127.0.0.1:0"}, BridgeMedia(b), confs, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Dial(context.Background(), "h323:77@"+s.Addr().String(), DialOptions{Media: BridgeMedia(b), Room: "x", Tunnelling: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-confs.joins
+	cancel()
+	<-c.Done()
+	if cause := <-confs.leaves; !errors.Is(cause, ErrShutdown) {
+		t.Errorf("leave cause %v", cause)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close: %v", err)
+	}
+}

@@ -17,6 +17,14 @@ const (
 	CauseInvalidMessage = 95
 	// CauseRecoveryOnTimer is "recovery on timer expiry": the peer stopped mid-handshake.
 	CauseRecoveryOnTimer = 102
+	// CauseNumberChanged is "number changed".
+	CauseNumberChanged = 22
+	// CauseNoRoute is "no route to destination".
+	CauseNoRoute = 3
+	// CauseDestinationOutOfOrder is "destination out of order": we could not reach it.
+	CauseDestinationOutOfOrder = 27
+	// CauseInvalidNumber is "invalid number format (address incomplete)".
+	CauseInvalidNumber = 28
 )
 
 // causeStatusResponse is "response to STATUS ENQUIRY", the cause a Status carries.
@@ -50,7 +58,49 @@ var (
 	ErrHangup = errors.New("h323 call: hung up")
 	// ErrRejected is returned by Dial when the callee released the call before Connect.
 	ErrRejected = errors.New("h323 call: call rejected")
+
+	// Dial-out outcomes conf reports (conf.EventDialFailed): every failed
+	// Dial or Dialer.Dial wraps one of them next to the cause.
+
+	// ErrBusy: the callee released with cause 17 (user busy).
+	ErrBusy = errors.New("h323 call: target busy")
+	// ErrDeclined: the callee released with cause 21 (call rejected) or the
+	// gatekeeper refused admission.
+	ErrDeclined = errors.New("h323 call: call declined")
+	// ErrUnknownTarget: no such alias or number (causes 1, 3, 22, 28, or the
+	// gatekeeper could not resolve the alias).
+	ErrUnknownTarget = errors.New("h323 call: target not found")
+	// ErrNoAnswer: nobody answered within the ring timeout, or the callee
+	// said so (causes 18, 19).
+	ErrNoAnswer = errors.New("h323 call: no answer")
+	// ErrUnreachable: the callee's call signalling address could not be reached.
+	ErrUnreachable = errors.New("h323 call: target unreachable")
+	// ErrNoRoute: the target has no host and no gatekeeper is configured.
+	ErrNoRoute = errors.New("h323 call: no host and no gatekeeper to resolve the alias")
 )
+
+// dialOutcome adds the dial-out sentinel that a callee's release cause
+// means; other errors are returned as they are.
+func dialOutcome(err error) error {
+	var ce *CauseError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrRejected) {
+		return err
+	}
+	var kind error
+	switch ce.Cause {
+	case q931.CauseUserBusy:
+		kind = ErrBusy
+	case q931.CauseCallRejected:
+		kind = ErrDeclined
+	case CauseUnallocated, CauseNoRoute, CauseNumberChanged, CauseInvalidNumber:
+		kind = ErrUnknownTarget
+	case q931.CauseNoUserResponse, q931.CauseNoAnswer:
+		kind = ErrNoAnswer
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", kind, err)
+}
 
 // CauseError is a call failure that carries its Q.931 (Q.850) cause value,
 // the one sent or received in the ReleaseComplete Cause IE.

@@ -3,10 +3,14 @@ package call
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/roomgate/roomgate/conf"
+	"github.com/roomgate/roomgate/h323/h225"
+	"github.com/roomgate/roomgate/h323/ras"
 	"github.com/roomgate/roomgate/store"
 )
 
@@ -23,7 +27,7 @@ func TestRealConferenceService(t *testing.T) {
 	svc := conf.NewService(st, testLogger(t))
 	defer svc.Close(ctx)
 	c, err := svc.CreateConference(ctx, conf.Conference{ID: "4711", Name: "H.323 test", Access: "public",
-		Mode: "symmetric", MaxParticipants: 10, JoinWithoutInvitation: true, Schedule: conf.Schedule{Type: "none"}})
+		Mode: "symmetric", MaxParticipants: 10, Schedule: conf.Schedule{Type: "none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,5 +110,36 @@ func TestConfigCodecs(t *testing.T) {
 	}
 	if _, err := NewServer(Config{}, nil, newFakeConfs(), nil, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("no media: %v", err)
+	}
+}
+
+// A nil *ras.Client (no gatekeeper configured) means no gatekeeper, not a
+// gatekeeper that panics.
+func TestTypedNilGatekeeper(t *testing.T) {
+	var none *ras.Client
+	cfg, _, err := Config{Gatekeeper: none}.withDefaults()
+	if err != nil || cfg.Gatekeeper != nil || cfg.RingTimeout != DefaultConnectTimeout {
+		t.Errorf("config %+v, %v", cfg, err)
+	}
+	if _, _, err := (Config{RingTimeout: -time.Second}).withDefaults(); !errors.Is(err, ErrConfig) {
+		t.Errorf("negative ring timeout: %v", err)
+	}
+}
+
+func TestValidAliases(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	in := []h225.Alias{h225.H323ID("room"), h225.H323ID(""), h225.Digits("12#"), h225.Digits("12a"),
+		h225.H323ID(long), {Kind: h225.AliasURL, Value: "h323:x@y"}, {Kind: h225.AliasKind(99), Value: "z"}}
+	got := validAliases(in)
+	want := []h225.Alias{h225.H323ID("room"), h225.Digits("12#"), {Kind: h225.AliasURL, Value: "h323:x@y"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("validAliases = %+v", got)
+	}
+	many := make([]h225.Alias, 40)
+	for i := range many {
+		many[i] = h225.H323ID("a")
+	}
+	if n := len(validAliases(many)); n != 16 {
+		t.Errorf("%d aliases kept, want at most 16", n)
 	}
 }

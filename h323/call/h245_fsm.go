@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/roomgate/roomgate/h323/h245"
 )
@@ -228,7 +229,7 @@ func (c *call) onH245(pdu []byte) {
 	case "endSessionCommand":
 		c.release(&CauseError{Cause: 16, Err: ErrEndSession})
 	case "userInput":
-		c.onDigits(m.UserInput, "uii")
+		c.onDigits(m.UserInput, "uii", time.Time{})
 	case "closeLogicalChannelAck", "roundTripDelayResponse", "miscellaneousCommand", "miscellaneousIndication",
 		"flowControlCommand", "functionNotUnderstood", "functionNotSupported", "vendorIdentification",
 		"jitterIndication", "genericIndication", "genericCommand":
@@ -250,7 +251,7 @@ func (c *call) reply(pdu []byte, err error) {
 }
 
 func (c *call) onTCS(m *h245.Message) {
-	names, empty := tcsAudio(m)
+	names, events, empty := tcsAudio(m)
 	c.reply(h245.TCSAck(m.Sequence))
 	if empty {
 		// An empty TCS pauses the session (third-party re-routing); keep the audio.
@@ -258,6 +259,17 @@ func (c *call) onTCS(m *h245.Message) {
 		return
 	}
 	c.h245.peerTCS, c.h245.peerCaps = true, names
+	if events > 0 && c.eventPT < 0 {
+		// The peer does RFC 2833, so it sends telephone events on the payload type
+		// our TCS announced; the leg decodes them (and stops listening for tones).
+		c.eventPT = eventPayloadType
+		if events != eventPayloadType {
+			c.log.Debug("peer receives telephone events on another payload type", "peer_pt", events, "our_pt", eventPayloadType)
+		}
+		if c.mediaStarted {
+			c.startMedia()
+		}
+	}
 	c.maybeOpen()
 }
 

@@ -39,12 +39,17 @@ func findAudio(prefs []audio, h245Name string) (audio, bool) {
 // input. We do not advertise video: this leg carries audio only, and a TCS must
 // be truthful.
 func capabilities(prefs []audio) h245.Capabilities {
-	c := h245.Capabilities{UserInput: true}
+	c := h245.Capabilities{UserInput: true, RFC2833: eventPayloadType}
 	for _, a := range prefs {
 		c.Audio = append(c.Audio, h245.AudioCap{Codec: a.cap, Frames: codec.FrameDuration})
 	}
 	return c
 }
+
+// eventPayloadType is the dynamic RTP payload type we receive RFC 2833
+// telephone events on (receiveRTPAudioTelephonyEventCapability in our TCS);
+// 101 is what room systems and h323plus use.
+const eventPayloadType = 101
 
 // maxCapabilities bounds how many capability table entries we look at.
 const maxCapabilities = 256
@@ -52,19 +57,20 @@ const maxCapabilities = 256
 // tcsAudio lists the AudioCapability alternatives a peer can receive, from the
 // capabilityTable of its TerminalCapabilitySet (H.245 clause 8.2). Only the
 // entries we could send count: receiveAudioCapability and
-// receiveAndTransmitAudioCapability.
-func tcsAudio(m *h245.Message) (names []string, empty bool) {
+// receiveAndTransmitAudioCapability. events is the payload type of its
+// receiveRTPAudioTelephonyEventCapability (RFC 2833), 0 when it has none.
+func tcsAudio(m *h245.Message) (names []string, events int, empty bool) {
 	_, body, ok := m.Value.Choice()
 	if !ok {
-		return nil, true
+		return nil, 0, true
 	}
 	_, tcs, ok := body.Choice()
 	if !ok {
-		return nil, true
+		return nil, 0, true
 	}
 	table := tcs.Field("capabilityTable")
 	if !table.Present() {
-		return nil, true
+		return nil, 0, true
 	}
 	for i := range table.Elems {
 		if i >= maxCapabilities {
@@ -75,6 +81,12 @@ func tcsAudio(m *h245.Message) (names []string, empty bool) {
 			continue
 		}
 		kind, alt, ok := capab.Choice()
+		if ok && kind == "receiveRTPAudioTelephonyEventCapability" {
+			if pt := alt.Field("dynamicRTPPayloadType"); pt.Present() {
+				events = int(pt.Int)
+			}
+			continue
+		}
 		if !ok || (kind != "receiveAudioCapability" && kind != "receiveAndTransmitAudioCapability") {
 			continue
 		}
@@ -82,7 +94,7 @@ func tcsAudio(m *h245.Message) (names []string, empty bool) {
 			names = append(names, name)
 		}
 	}
-	return names, false
+	return names, events, false
 }
 
 func choiceName(v *per.Value) string {

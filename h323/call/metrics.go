@@ -19,7 +19,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomgate_h323_calls_total",
-			Help: "Incoming H.323 calls by outcome: answered, rejected, failed.",
+			Help: "H.323 calls by outcome: answered, rejected, failed (incoming); dialled, dial_failed (placed for conf).",
 		}, []string{"result"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "roomgate_h323_active_calls",

@@ -43,6 +43,8 @@ type Server struct {
 	started  bool
 	closed   bool
 	draining bool
+	// closeDone is closed when the first Close has finished; later ones wait for it.
+	closeDone chan struct{}
 }
 
 // NewServer checks cfg and prepares a server; Start binds and serves.
@@ -75,8 +77,9 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 		log:   log,
 		env: (&env{prefs: prefs, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
 			h245Timeout: cfg.H245Timeout, onDigit: cfg.OnDigit, m: m, display: "Roomgate",
-			defaultConf: cfg.DefaultConference}).withNet(),
-		prefix: hex.EncodeToString(p[:]),
+			defaultConf: cfg.DefaultConference, gk: cfg.Gatekeeper, refuseFast: cfg.RefuseFastStart}).withNet(),
+		prefix:    hex.EncodeToString(p[:]),
+		closeDone: make(chan struct{}),
 	}, nil
 }
 
@@ -101,10 +104,10 @@ func (s *Server) Start(ctx context.Context) error {
 	s.addr = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.started = true
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.accept()
 	go func() {
-		defer s.wg.Done()
+		// Not in wg: Close waits for wg, and this goroutine calls Close.
 		select {
 		case <-ctx.Done():
 			s.Close()
@@ -124,6 +127,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.closeDone
 		return nil
 	}
 	s.closed = true
@@ -132,6 +136,7 @@ func (s *Server) Close() error {
 		s.draining = true
 	}
 	s.mu.Unlock()
+	defer close(s.closeDone)
 	if !started {
 		return nil
 	}
@@ -199,26 +204,42 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 }
 
 // legHandle is how conf reaches an H.323 call.
-type legHandle struct{ c *call }
+type legHandle struct {
+	c *call
+	// dialled marks calls we placed (conf.DialledLeg).
+	dialled bool
+}
+
+// Dialled implements conf.DialledLeg: conf admits a call a moderator asked
+// us to place into an internal conference.
+func (h legHandle) Dialled() bool { return h.dialled }
+
+// SendDigits implements conf.DigitSender: the digits go as H.245
+// UserInputIndication, or as a Q.931 Keypad IE when the call has no H.245.
+func (h legHandle) SendDigits(digits string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return (&Call{c: h.c}).SendDigits(ctx, digits)
+}
+
+// PassDigit implements conf.DigitPassthrough when the media leg can mix a
+// digit's tones into the caller's audio (the bridge's legs can).
+func (h legHandle) PassDigit(d rune) {
+	if p, ok := h.c.leg.(interface{ PassDigit(rune) }); ok {
+		p.PassDigit(d)
+	}
+}
+
+var (
+	_ conf.DigitSender      = legHandle{}
+	_ conf.DigitPassthrough = legHandle{}
+)
 
 // Hangup releases the call with cause; it does not block.
 func (h legHandle) Hangup(cause error) { h.c.hangup(cause) }
 
 // Stats returns the call's media counters.
 func (h legHandle) Stats() bridge.LegStats { return h.c.leg.Stats() }
-
-// joinCause maps a conf admission failure to the Q.931 cause of our ReleaseComplete.
-func joinCause(err error) uint8 {
-	switch {
-	case errors.Is(err, conf.ErrNotFound):
-		return CauseUnallocated
-	case errors.Is(err, conf.ErrFull):
-		return q931.CauseUserBusy
-	case errors.Is(err, conf.ErrLocked), errors.Is(err, conf.ErrUnauthorized):
-		return q931.CauseCallRejected
-	}
-	return q931.CauseResourceUnavail
-}
 
 // onSetup answers an incoming Setup: CallProceeding, admission, Fast Connect or
 // slow start, Connect.
@@ -237,6 +258,10 @@ func (c *call) onSetup(ctx context.Context, q *q931.Message, uu *h225.Message) {
 		c.release(fmt.Errorf("%w: sending CallProceeding", ErrConnLost))
 		return
 	}
+	if err := c.admitIncoming(ctx, uu); err != nil {
+		c.release(err)
+		return
+	}
 	room := conferenceID(q, uu)
 	if room == "" && len(uu.Dest) == 0 {
 		room = c.env.defaultConf
@@ -251,10 +276,9 @@ func (c *call) onSetup(ctx context.Context, q *q931.Message, uu *h225.Message) {
 		c.release(&CauseError{Cause: q931.CauseResourceUnavail, Err: err})
 		return
 	}
-	p, err := c.confs.Join(ctx, conf.JoinRequest{ConferenceID: room, DisplayName: displayName(q, uu, c.conn),
-		Protocol: "h323", Remote: c.conn.RemoteAddr().String(), Leg: legHandle{c}})
+	p, err := c.confs.Join(ctx, c.joinRequest(room, displayName(q, uu, c.conn), false))
 	if err != nil {
-		c.release(&CauseError{Cause: joinCause(err), Err: fmt.Errorf("joining conference %s: %w", room, err)})
+		c.release(joinFailure(room, err))
 		return
 	}
 	c.part = p
@@ -359,6 +383,9 @@ func displayName(q *q931.Message, uu *h225.Message, conn net.Conn) string {
 func (c *call) answerFastStart(proposals [][]byte) (answer [][]byte, refused bool) {
 	if len(proposals) == 0 {
 		return nil, false
+	}
+	if c.env.refuseFast {
+		return nil, true
 	}
 	var recv, send []*h245.OLCInfo
 	for _, p := range proposals {

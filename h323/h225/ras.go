@@ -27,6 +27,9 @@ type CallRAS struct {
 	ConferenceID GUID
 	Answer       bool // we are the called side
 	Bandwidth    int  // units of 100 bit/s, both directions
+	// Source is the calling party's aliases (ARQ srcInfo); empty means ours, as
+	// when we place the call.
+	Source []Alias
 }
 
 func ras(alt string, body map[string]any) ([]byte, error) {
@@ -135,7 +138,11 @@ func (r *Registration) ARQ(seq int, c CallRAS, dest []Alias, destSignal netip.Ad
 	if r.EndpointID == "" || len(r.Aliases) == 0 {
 		return nil, fmt.Errorf("ARQ needs an endpoint identifier and our aliases: %w", ErrParam)
 	}
-	src, err := aliasesJSON(r.Aliases)
+	srcAliases := r.Aliases
+	if len(c.Source) > 0 {
+		srcAliases = c.Source
+	}
+	src, err := aliasesJSON(srcAliases)
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +275,22 @@ type RAS struct {
 	CallRef      int
 	CallID       GUID
 	KeepAlive    bool
+	// Aliases are the sender's own aliases: terminalAlias (RRQ, RCF) or endpointAlias (GRQ,
+	// URQ, IRR); in an ARQ, srcInfo.
+	Aliases []Alias
+	// DestAliases is the destinationInfo of an ARQ or ACF.
+	DestAliases []Alias
+	// RASAddresses is rasAddress of an RRQ (a list there) or GRQ/GCF/IRR (one address).
+	RASAddresses []netip.AddrPort
+	// AnswerCall is set in an ARQ for a call the endpoint answers (answerCall) and in a DRQ
+	// for a call it answered (answeredCall).
+	AnswerCall bool
+	// ConferenceID is from ARQ, BRQ and DRQ.
+	ConferenceID GUID
+	// ReplyAddress is where an IRQ wants its IRR.
+	ReplyAddress netip.AddrPort
+	// Delay is how many milliseconds a RequestInProgress asks the requester to wait.
+	Delay int
 }
 
 // ParseRAS decodes a RasMessage (a whole RAS UDP payload).
@@ -297,6 +320,7 @@ func ParseRAS(b []byte) (*RAS, error) {
 	out.IRRFrequency = intField("irrFrequency")
 	out.CallRef = intField("callReferenceValue")
 	out.KeepAlive = intField("keepAlive") != 0
+	out.Delay = intField("delay")
 	if f := body.Field("gatekeeperIdentifier"); f != nil {
 		out.GatekeeperID = f.Str()
 	}
@@ -312,8 +336,37 @@ func ParseRAS(b []byte) (*RAS, error) {
 	if f := body.Field("destCallSignalAddress"); f != nil {
 		out.DestSignal, _ = readAddr(f)
 	}
-	if f := body.Field("rasAddress"); f != nil && f.T.Kind == per.KindChoice {
-		out.RASAddress, _ = readAddr(f)
+	if f := body.Field("rasAddress"); f != nil {
+		if f.T.Kind == per.KindChoice {
+			if a, ok := readAddr(f); ok {
+				out.RASAddress = a
+				out.RASAddresses = append(out.RASAddresses, a)
+			}
+		} else {
+			for i := range f.Elems {
+				if a, ok := readAddr(&f.Elems[i]); ok {
+					out.RASAddresses = append(out.RASAddresses, a)
+				}
+			}
+			if len(out.RASAddresses) > 0 {
+				out.RASAddress = out.RASAddresses[0]
+			}
+		}
+	}
+	for _, n := range []string{"terminalAlias", "endpointAlias", "srcInfo"} {
+		if f := body.Field(n); f != nil && out.Aliases == nil {
+			out.Aliases = readAliases(f)
+		}
+	}
+	if f := body.Field("destinationInfo"); f != nil {
+		out.DestAliases = readAliases(f)
+	}
+	out.AnswerCall = intField("answerCall") != 0 || intField("answeredCall") != 0
+	if f := body.Field("conferenceID"); f != nil {
+		out.ConferenceID = readGUID(f)
+	}
+	if f := body.Field("replyAddress"); f != nil {
+		out.ReplyAddress, _ = readAddr(f)
 	}
 	if f := body.Field("callSignalAddress"); f != nil {
 		for i := range f.Elems {
