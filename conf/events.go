@@ -17,6 +17,7 @@ const (
 	EventStarted  = "conference_started"
 	EventEnded    = "conference_ended"
 	EventDeleted  = "conference_deleted"
+	EventCreated  = "conference_created"
 	// Role-based and asymmetric conferences (podium.go).
 	EventHandRaised  = "hand_raised"
 	EventHandLowered = "hand_lowered"

@@ -169,6 +169,7 @@ func (s *Service) CreateConference(ctx context.Context, c Conference) (Conferenc
 			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
 		}
 		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		s.emit(Event{Type: EventCreated, ConferenceID: c.ID})
 		s.mailNewInvitations(ctx, nil, c)
 		return c, nil
 	}
@@ -188,6 +189,7 @@ func (s *Service) CreateConference(ctx context.Context, c Conference) (Conferenc
 			return Conference{}, fmt.Errorf("creating conference %s: %w", c.ID, err)
 		}
 		s.log.InfoContext(ctx, "conference created", "conf", c.ID, "name", c.Name)
+		s.emit(Event{Type: EventCreated, ConferenceID: c.ID})
 		s.mailNewInvitations(ctx, nil, c)
 		return c, nil
 	}

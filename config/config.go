@@ -44,6 +44,8 @@ type Config struct {
 	H323          H323     `mapstructure:"h323"`
 	RTP           RTP      `mapstructure:"rtp"`
 	Audio         Audio    `mapstructure:"audio"`
+	Video         Video    `mapstructure:"video"`
+	Invite        Invite   `mapstructure:"invite"`
 	DTMF          DTMF     `mapstructure:"dtmf"`
 	IVR           IVR      `mapstructure:"ivr"`
 	Security      Security `mapstructure:"security"`
@@ -63,6 +65,22 @@ type SMTP struct {
 	From     string        `mapstructure:"from"`
 	TLS      string        `mapstructure:"tls"`
 	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// Video configures the conference video format and switching.
+type Video struct {
+	Enabled        bool          `mapstructure:"enabled"`
+	MaxWidth       int           `mapstructure:"max_width"`
+	MaxHeight      int           `mapstructure:"max_height"`
+	MaxFPS         int           `mapstructure:"max_fps"`
+	MaxBitrateKbps int           `mapstructure:"max_bitrate_kbps"`
+	SwitchHold     time.Duration `mapstructure:"switch_hold"`
+}
+
+// Invite configures automatic calls to invitees.
+type Invite struct {
+	Retries       int           `mapstructure:"retries"`
+	RetryInterval time.Duration `mapstructure:"retry_interval"`
 }
 
 // DTMF configures digit methods and the in-call key map.
@@ -103,6 +121,7 @@ type SIP struct {
 	UserAgent      string        `mapstructure:"user_agent"`
 	RingTimeout    time.Duration `mapstructure:"ring_timeout"`
 	OutboundProxy  string        `mapstructure:"outbound_proxy"`
+	Realm          string        `mapstructure:"realm"`
 }
 
 // HTTP configures the REST API listener.
@@ -378,6 +397,30 @@ func (c *Config) validateServices() error {
 	}
 	if c.IVR.Attempts < 1 || c.IVR.Attempts > 10 {
 		return &KeyError{Key: "ivr.attempts", Value: strconv.Itoa(c.IVR.Attempts), Accepted: "a number between 1 and 10"}
+	}
+	if r := c.SIP.Realm; r == "" || len(r) > 64 || strings.ContainsAny(r, " \"\\\r\n") {
+		return &KeyError{Key: "sip.realm", Value: r, Accepted: "1 to 64 characters without spaces, quotes or backslashes"}
+	}
+	if c.Video.MaxWidth < 128 || c.Video.MaxWidth > 4096 || c.Video.MaxWidth%16 != 0 {
+		return &KeyError{Key: "video.max_width", Value: strconv.Itoa(c.Video.MaxWidth), Accepted: "a multiple of 16 between 128 and 4096"}
+	}
+	if c.Video.MaxHeight < 96 || c.Video.MaxHeight > 2304 || c.Video.MaxHeight%8 != 0 {
+		return &KeyError{Key: "video.max_height", Value: strconv.Itoa(c.Video.MaxHeight), Accepted: "a multiple of 8 between 96 and 2304"}
+	}
+	if c.Video.MaxFPS < 1 || c.Video.MaxFPS > 60 {
+		return &KeyError{Key: "video.max_fps", Value: strconv.Itoa(c.Video.MaxFPS), Accepted: "a number between 1 and 60"}
+	}
+	if c.Video.MaxBitrateKbps < 64 || c.Video.MaxBitrateKbps > 20000 {
+		return &KeyError{Key: "video.max_bitrate_kbps", Value: strconv.Itoa(c.Video.MaxBitrateKbps), Accepted: "a number between 64 and 20000"}
+	}
+	if c.Video.SwitchHold < 0 || c.Video.SwitchHold > 30*time.Second {
+		return &KeyError{Key: "video.switch_hold", Value: c.Video.SwitchHold.String(), Accepted: "a duration between 0s and 30s"}
+	}
+	if c.Invite.Retries < 0 || c.Invite.Retries > 10 {
+		return &KeyError{Key: "invite.retries", Value: strconv.Itoa(c.Invite.Retries), Accepted: "a number between 0 and 10"}
+	}
+	if c.Invite.RetryInterval < 5*time.Second || c.Invite.RetryInterval > time.Hour {
+		return &KeyError{Key: "invite.retry_interval", Value: c.Invite.RetryInterval.String(), Accepted: "a duration between 5s and 1h"}
 	}
 	if c.Security.PINFailures < 1 || c.Security.PINFailures > 10000 {
 		return &KeyError{Key: "security.pin_failures", Value: strconv.Itoa(c.Security.PINFailures), Accepted: "a number between 1 and 10000"}

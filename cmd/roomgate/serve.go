@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/roomgate/roomgate/bridge/prompt"
+	"github.com/roomgate/roomgate/h323/ras"
 	"github.com/roomgate/roomgate/mail"
 	"io"
 	"log/slog"
@@ -74,6 +75,8 @@ type server struct {
 	bridge *bridge.Bridge
 	sip    *sip.Server
 	h323   *call.Server
+	gk     *ras.Client   // nil without h323.gatekeeper
+	gkDone chan struct{} // closed when keepGatekeeperAliases returned
 	http   *web.Server
 
 	stopRun context.CancelFunc
@@ -185,14 +188,36 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 	// Invitations by call string dial out over SIP.
 	s.svc.RegisterDialer(s.sip.Dialer())
 
-	s.h323, err = call.NewServer(call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs},
-		call.BridgeMedia(s.bridge), call.ConfService(s.svc), log, reg)
+	if cfg.H323.Gatekeeper != "" {
+		s.gk, err = ras.New(ras.Config{Gatekeeper: cfg.H323.Gatekeeper, GatekeeperID: cfg.H323.GatekeeperID,
+			Alias: cfg.H323.Alias, TimeToLive: cfg.H323.TimeToLive, Registerer: reg}, log)
+		if err != nil {
+			return nil, &config.KeyError{Key: "h323.gatekeeper", Value: cfg.H323.Gatekeeper, Accepted: "host[:port] of a gatekeeper (" + err.Error() + ")"}
+		}
+	}
+	h323cfg := call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs, Alias: cfg.H323.Alias, RingTimeout: cfg.SIP.RingTimeout}
+	if s.gk != nil {
+		h323cfg.Gatekeeper = s.gk
+	}
+	s.h323, err = call.NewServer(h323cfg, call.BridgeMedia(s.bridge), call.ConfService(s.svc), log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring H.323: %w", err)
 	}
 	if err := s.h323.Start(ctx); err != nil {
 		s.h323 = nil
 		return nil, fmt.Errorf("starting H.323 on %s: %w", cfg.H323.Listen, err)
+	}
+	s.svc.RegisterDialer(s.h323.Dialer())
+	if s.gk != nil {
+		if err := s.gk.SetCallSignal(s.h323.Addr()); err != nil {
+			return nil, fmt.Errorf("registering with the gatekeeper: %w", err)
+		}
+		s.registerConferences(ctx)
+		if err := s.gk.Start(ctx); err != nil {
+			return nil, fmt.Errorf("registering with the gatekeeper %s: %w", cfg.H323.Gatekeeper, err)
+		}
+		s.gkDone = make(chan struct{})
+		go s.keepGatekeeperAliases(runCtx)
 	}
 
 	s.http = web.NewServer(web.Config{Listen: cfg.HTTP.Listen}, s.svc,
@@ -221,6 +246,11 @@ func (s *server) Close() {
 			s.log.Warn("closing H.323", "err", err)
 		}
 	}
+	if s.gk != nil {
+		if err := s.gk.Close(); err != nil { // DRQs in flight, then URQ
+			s.log.Warn("unregistering from the gatekeeper", "err", err)
+		}
+	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -231,6 +261,9 @@ func (s *server) Close() {
 	if s.stopRun != nil {
 		s.stopRun()
 		<-s.runDone
+		if s.gkDone != nil {
+			<-s.gkDone
+		}
 	}
 	if s.svc != nil {
 		// Writes the call records of the legs that just ended.
@@ -270,4 +303,45 @@ func publicURL(cfg *config.Config) string {
 		}
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// registerConferences tells the gatekeeper every conference ID, so that
+// endpoints can dial a conference by its number through it.
+func (s *server) registerConferences(ctx context.Context) {
+	cs, err := s.svc.ListConferences(ctx)
+	if err != nil {
+		s.log.Warn("listing conferences for the gatekeeper", "err", err)
+		return
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	s.gk.SetAliases(ids)
+}
+
+// keepGatekeeperAliases re-registers the conference IDs when conferences
+// are created or deleted, and every minute for those the CLI changed in the
+// store behind the server's back.
+func (s *server) keepGatekeeperAliases(ctx context.Context) {
+	defer close(s.gkDone)
+	sub := s.svc.Subscribe()
+	defer sub.Close()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			if ev.Type != conf.EventCreated && ev.Type != conf.EventDeleted {
+				continue
+			}
+		case <-t.C:
+		}
+		s.registerConferences(ctx)
+	}
 }
