@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"fmt"
+	"github.com/roomgate/roomgate/internal/callleg"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -57,8 +58,9 @@ type call struct {
 	outgoing bool
 	conn     net.Conn
 	localIP  netip.Addr
-	confs    Conferences // incoming calls only
-	room     string      // conference ID (incoming) or bridge room (outgoing)
+	confs    Conferences      // incoming calls only
+	admit    callleg.Admitter // incoming calls only
+	room     string           // conference ID (incoming) or bridge room (outgoing)
 
 	crv            uint16
 	crvKnown       bool
@@ -80,7 +82,18 @@ type call struct {
 	stop context.CancelFunc
 
 	leg  MediaLeg
-	part Participant
+	part Participant // calls we place: the joined participant
+	// dialin is conf's side of a call we answer (lobby, participant,
+	// in-call commands); dialinDone is released when its Run returned.
+	dialin     callleg.DialInCall
+	dialinDone sync.WaitGroup
+	// mediaMu guards leg and muted against conf's goroutines (prompts,
+	// mute, stats), which reach the call through legHandle; the loop
+	// goroutine writes leg only under it.
+	mediaMu sync.Mutex
+	muted   bool
+	// entered is the conference the lobby moved the call into.
+	entered atomic.Pointer[string]
 	// admission is the gatekeeper's admission of this call, reported with DRQ at its end.
 	admission *ras.Admission
 	// peerName is the callee's Display IE (calls we place).
@@ -444,6 +457,10 @@ func (c *call) teardown() {
 	if c.part != nil {
 		c.confs.Leave(c.part, c.cause)
 	}
+	if c.dialin != nil {
+		c.dialin.End(c.cause)
+		c.dialinDone.Wait() // Run returns once End was called; it never waits for this loop
+	}
 	if c.admission != nil && c.env.gk != nil {
 		c.env.gk.Disengage(*c.admission)
 	}
@@ -493,10 +510,19 @@ func (c *call) onDigits(s, source string, at time.Time) {
 		c.digits.Add(1)
 		c.env.m.digits.WithLabelValues(source).Inc()
 		c.log.Debug("dtmf", "digit", string(digit), "source", source) // digits may be PINs: not at Info
+		if c.dialin != nil {
+			c.dialin.Digit(digit) // conf: lobby entry or in-call command
+		}
 		if c.env.onDigit != nil {
 			ev := Digit{Call: c.id, Conference: c.room, Digit: digit, Source: source}
-			if c.part != nil {
+			if r := c.entered.Load(); r != nil {
+				ev.Conference = *r
+			}
+			switch {
+			case c.part != nil:
 				ev.Participant = c.part.ID()
+			case c.dialin != nil:
+				ev.Participant = c.dialin.ParticipantID()
 			}
 			c.env.onDigit(ev)
 		}
@@ -513,7 +539,12 @@ func (c *call) newLeg(room string) error {
 	if err != nil {
 		return fmt.Errorf("allocating media for %s: %w", c.id, err)
 	}
+	c.mediaMu.Lock()
 	c.leg = leg
+	if c.muted {
+		setLegMuted(leg, true) // muted by conf (on join, by a moderator) before the leg existed
+	}
+	c.mediaMu.Unlock()
 	return nil
 }
 

@@ -168,11 +168,16 @@ func TestDialRejected(t *testing.T) {
 			t.Errorf("%s: Dial error %v, want cause %d", tc.id, err, tc.cause)
 		}
 	}
-	// No destination at all: unallocated number.
-	_, err := Dial(context.Background(), "h323:"+s.Addr().String(), DialOptions{Media: &fakeMedia{}, Room: "r", Tunnelling: true})
-	var ce *CauseError
-	if !errors.As(err, &ce) || ce.Cause != CauseUnallocated {
-		t.Errorf("no destination: %v", err)
+	// No destination at all: conf's lobby answers.
+	lobby, err := Dial(context.Background(), "h323:"+s.Addr().String(), DialOptions{Media: &fakeMedia{}, Room: "r", Tunnelling: true})
+	if err != nil {
+		t.Fatalf("no destination: %v, want the lobby to answer", err)
+	}
+	if err := lobby.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cause := <-confs.leaves; cause == nil {
+		t.Error("the lobby call ended without a cause")
 	}
 }
 

@@ -2,7 +2,9 @@ package call
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/roomgate/roomgate/internal/callleg"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -81,6 +83,80 @@ func (f *fakeConfs) Leave(p Participant, cause error) {
 	case f.leaves <- cause:
 	default:
 	}
+}
+
+// fakeDialIn is conf's side of a dial-in call in tests: a conference ID
+// joins through Join, no ID goes to a lobby room.
+type fakeDialIn struct {
+	f      *fakeConfs
+	p      Participant    // nil in the lobby
+	leg    conf.LegHandle // lobby calls: hung up after fakeLobbyTimeout, as conf's entry timeout does
+	room   string
+	digits chan rune
+	ended  chan error
+	once   sync.Once
+}
+
+func (f *fakeConfs) Admit(ctx context.Context, d conf.DialIn) (callleg.DialInCall, error) {
+	fd := &fakeDialIn{f: f, digits: make(chan rune, 64), ended: make(chan error, 1)}
+	if d.ConferenceID == "" {
+		fd.room, fd.leg = "lobby/test", d.Leg
+		return fd, nil
+	}
+	p, err := f.Join(ctx, conf.JoinRequest{ConferenceID: d.ConferenceID, DisplayName: d.DisplayName,
+		Protocol: d.Protocol, Remote: d.Remote, Leg: d.Leg})
+	if err != nil {
+		return nil, err
+	}
+	fd.p, fd.room = p, d.ConferenceID
+	return fd, nil
+}
+
+func (d *fakeDialIn) Room() string { return d.room }
+func (d *fakeDialIn) ParticipantID() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.ID()
+}
+func (d *fakeDialIn) Run(ctx context.Context) {
+	var timeout <-chan time.Time
+	if d.leg != nil {
+		t := time.NewTimer(fakeLobbyTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ctx.Done():
+	case <-d.ended:
+	case <-timeout:
+		d.leg.Hangup(errFakeLobbyTimeout)
+	}
+}
+
+// fakeLobbyTimeout stands for conf's ivr.entry_timeout in tests.
+const fakeLobbyTimeout = 20 * time.Second
+
+var errFakeLobbyTimeout = errors.New("fake lobby: nothing entered")
+
+func (d *fakeDialIn) Digit(r rune) {
+	select {
+	case d.digits <- r:
+	default:
+	}
+}
+func (d *fakeDialIn) End(cause error) {
+	d.once.Do(func() {
+		close(d.ended)
+		if d.p != nil {
+			d.f.Leave(d.p, cause)
+			return
+		}
+		select { // a lobby call ends: reported like a leave
+		case d.f.leaves <- cause:
+		default:
+		}
+	})
 }
 
 func (f *fakeConfs) count() int {

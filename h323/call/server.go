@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/roomgate/roomgate/internal/callleg"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -28,6 +29,7 @@ type Server struct {
 	cfg   Config
 	env   *env
 	confs Conferences
+	admit callleg.Admitter
 	log   *slog.Logger
 
 	ln   net.Listener
@@ -53,6 +55,10 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 	if media == nil || confs == nil {
 		return nil, fmt.Errorf("%w: media factory and conferences are required", ErrConfig)
 	}
+	admit, ok := confs.(callleg.Admitter)
+	if !ok {
+		return nil, fmt.Errorf("%w: conferences must route dial-in calls (Admit)", ErrConfig)
+	}
 	cfg, prefs, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -74,6 +80,7 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 	return &Server{
 		cfg:   cfg,
 		confs: confs,
+		admit: admit,
 		log:   log,
 		env: (&env{prefs: prefs, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
 			h245Timeout: cfg.H245Timeout, onDigit: cfg.OnDigit, m: m, display: "Roomgate",
@@ -187,7 +194,7 @@ func (s *Server) accept() {
 // serveConn runs one incoming call on conn until it is released.
 func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	c := newCall(s.env, fmt.Sprintf("h323-%s-%d", s.prefix, s.seq.Add(1)), conn, false)
-	c.confs = s.confs
+	c.confs, c.admit = s.confs, s.admit
 	c.log = c.log.With("remote", conn.RemoteAddr().String())
 	c.setDeadline(s.cfg.SetupTimeout, fmt.Errorf("%w: no Setup within %v", ErrTimeout, s.cfg.SetupTimeout))
 	c.readers.Add(1)
@@ -203,7 +210,9 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	}
 }
 
-// legHandle is how conf reaches an H.323 call.
+// legHandle is how conf reaches an H.323 call: a conf.InteractiveLeg for
+// the lobby and in-call commands, and a conf.MutableLeg. Its methods run on
+// conf's goroutines and reach the media leg under the call's mediaMu.
 type legHandle struct {
 	c *call
 	// dialled marks calls we placed (conf.DialledLeg).
@@ -225,7 +234,7 @@ func (h legHandle) SendDigits(digits string) error {
 // PassDigit implements conf.DigitPassthrough when the media leg can mix a
 // digit's tones into the caller's audio (the bridge's legs can).
 func (h legHandle) PassDigit(d rune) {
-	if p, ok := h.c.leg.(interface{ PassDigit(rune) }); ok {
+	if p, ok := h.media().(interface{ PassDigit(rune) }); ok {
 		p.PassDigit(d)
 	}
 }
@@ -239,7 +248,110 @@ var (
 func (h legHandle) Hangup(cause error) { h.c.hangup(cause) }
 
 // Stats returns the call's media counters.
-func (h legHandle) Stats() bridge.LegStats { return h.c.leg.Stats() }
+func (h legHandle) Stats() bridge.LegStats {
+	if leg := h.media(); leg != nil {
+		return leg.Stats()
+	}
+	return bridge.LegStats{}
+}
+
+// media is the call's media leg, or nil before it exists.
+func (h legHandle) media() MediaLeg {
+	h.c.mediaMu.Lock()
+	defer h.c.mediaMu.Unlock()
+	return h.c.leg
+}
+
+// interactive is the media leg when it can play prompts and change rooms.
+func (h legHandle) interactive() callleg.InteractiveMedia {
+	im, _ := h.media().(callleg.InteractiveMedia)
+	return im
+}
+
+// SetMuted closes or opens the caller's microphone in the mix
+// (conf.MutableLeg); a mute before the media leg exists applies when it does.
+func (h legHandle) SetMuted(muted bool) {
+	h.c.mediaMu.Lock()
+	defer h.c.mediaMu.Unlock()
+	h.c.muted = muted
+	if h.c.leg != nil {
+		setLegMuted(h.c.leg, muted)
+	}
+}
+
+// Play queues prompts to this caller alone (conf.InteractiveLeg).
+func (h legHandle) Play(names ...string) <-chan struct{} {
+	if im := h.interactive(); im != nil {
+		done, err := im.Play(names...)
+		if err == nil {
+			return done
+		}
+		h.c.log.Warn("playing prompts", "prompts", names, "err", err)
+	}
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+// StopPlaying cuts the prompt playing to the caller.
+func (h legHandle) StopPlaying() {
+	if im := h.interactive(); im != nil {
+		im.StopPlaying()
+	}
+}
+
+// Enter moves the caller's media from the lobby into conference id.
+func (h legHandle) Enter(id string) error {
+	im := h.interactive()
+	if im == nil {
+		return fmt.Errorf("moving call %s into conference %s: the media leg cannot change rooms", h.c.id, id)
+	}
+	if err := im.SetRoom(id); err != nil {
+		return fmt.Errorf("moving call %s into conference %s: %w", h.c.id, id, err)
+	}
+	h.c.entered.Store(&id)
+	h.c.log.Info("entered conference from the lobby", "entered", id)
+	return nil
+}
+
+// SetGain sets what the caller hears and how loud he is, in 3 dB steps.
+func (h legHandle) SetGain(listen, talk int) {
+	if im := h.interactive(); im != nil {
+		im.SetGain(listen, talk)
+	}
+}
+
+// setLegMuted mutes a media leg that supports it (*bridge.Leg does).
+func setLegMuted(leg MediaLeg, muted bool) {
+	if m, ok := leg.(interface{ SetMuted(bool) }); ok {
+		m.SetMuted(muted)
+	}
+}
+
+// dialledPIN splits a conference ID and a PIN dialled together as Polycom
+// room systems do (1000**1234, or 1000$$1234 in an h323-ID).
+func dialledPIN(dialled string) (id, pin string) {
+	for _, sep := range []string{"**", "$$"} {
+		if i, p, ok := strings.Cut(dialled, sep); ok && i != "" && p != "" && strings.Trim(p, "0123456789") == "" {
+			return i, p
+		}
+	}
+	return dialled, ""
+}
+
+// remoteIP is the caller's address without port, the subject of conf's
+// brute-force limits.
+func remoteIP(conn net.Conn) string {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap().String()
+	}
+	return ""
+}
+
+var (
+	_ conf.InteractiveLeg = legHandle{}
+	_ conf.MutableLeg     = legHandle{}
+)
 
 // onSetup answers an incoming Setup: CallProceeding, admission, Fast Connect or
 // slow start, Connect.
@@ -262,26 +374,26 @@ func (c *call) onSetup(ctx context.Context, q *q931.Message, uu *h225.Message) {
 		c.release(err)
 		return
 	}
-	room := conferenceID(q, uu)
-	if room == "" && len(uu.Dest) == 0 {
-		room = c.env.defaultConf
+	dialled := conferenceID(q, uu)
+	if dialled == "" && len(uu.Dest) == 0 {
+		dialled = c.env.defaultConf
 	}
-	if room == "" {
-		c.release(&CauseError{Cause: CauseUnallocated, Err: fmt.Errorf("no conference in the called address: %w", conf.ErrNotFound)})
+	// No conference, an unknown one, or one that needs a PIN: conf answers
+	// the call into its lobby. Polycom dials id**pin as E.164 digits.
+	id, pin := dialledPIN(dialled)
+	d, err := c.admit.Admit(ctx, conf.DialIn{ConferenceID: id, PIN: pin, DisplayName: displayName(q, uu, c.conn),
+		Protocol: conf.ProtocolH323, Remote: c.conn.RemoteAddr().String(), SourceIP: remoteIP(c.conn), Leg: legHandle{c: c}})
+	if err != nil {
+		c.release(joinFailure(id, err))
 		return
 	}
-	c.room = room
-	c.log = c.log.With("conf", room)
-	if err := c.newLeg(room); err != nil {
+	c.dialin = d
+	c.room = d.Room()
+	c.log = c.log.With("conf", c.room)
+	if err := c.newLeg(c.room); err != nil {
 		c.release(&CauseError{Cause: q931.CauseResourceUnavail, Err: err})
 		return
 	}
-	p, err := c.confs.Join(ctx, c.joinRequest(room, displayName(q, uu, c.conn), false))
-	if err != nil {
-		c.release(joinFailure(room, err))
-		return
-	}
-	c.part = p
 	answer, refused := c.answerFastStart(uu.FastStart)
 	for _, pdu := range uu.H245 {
 		c.onH245(pdu)
@@ -314,6 +426,13 @@ func (c *call) onSetup(ctx context.Context, q *q931.Message, uu *h225.Message) {
 	if c.tunnelling {
 		c.h245Up()
 	}
+	// conf's dialogue (lobby, greetings, in-call commands) runs beside the
+	// loop until the call ends (teardown calls End and waits for it).
+	c.dialinDone.Add(1)
+	go func() {
+		defer c.dialinDone.Done()
+		d.Run(ctx)
+	}()
 }
 
 // conferenceID takes the conference from the called alias: dialedDigits,
