@@ -50,6 +50,7 @@ type server struct {
 	configPath string
 	env        []string
 	sipAddr    string // host:port, UDP and TCP
+	h323Addr   string // host:port of H.323 call signalling (TCP)
 	httpURL    string // http://host:port
 	password   string
 	p          *proc
@@ -59,6 +60,7 @@ type server struct {
 }
 
 var (
+	reH323Listening = regexp.MustCompile(`msg="?h323 listening"?[^\n]*?\baddr="?([0-9.:\[\]a-f]+)`)
 	reSIPListening  = regexp.MustCompile(`msg="?sip listening"?[^\n]*?\baddr="?([0-9.:\[\]a-f]+)`)
 	reHTTPListening = regexp.MustCompile(`msg="?http listening"?[^\n]*?\baddr="?([0-9.:\[\]a-f]+)`)
 )
@@ -131,6 +133,11 @@ audio:
 		t.Fatalf("server did not report SIP listening: %v\nconfig:\n%s", err, config)
 	}
 	s.sipAddr = m[1]
+	m, _, err = s.p.out.waitFor(ctx, 0, reH323Listening)
+	if err != nil {
+		t.Fatalf("server did not report H.323 listening: %v", err)
+	}
+	s.h323Addr = m[1]
 	m, _, err = s.p.out.waitFor(ctx, 0, reHTTPListening)
 	if err != nil {
 		t.Fatalf("server did not report HTTP listening: %v", err)
