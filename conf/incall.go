@@ -289,8 +289,7 @@ func (c *Call) endForAll(ctx context.Context, p *Participant) []string {
 		c.result(ctx, p, CommandEnd, commandDenied, err)
 		return []string{promptNotAllowed}
 	}
-	c.announce(p.confID, prompt.ConferenceEnded)
-	c.s.stopConference(ctx, conf, p.userID)
+	c.s.stopConference(ctx, conf, p.userID) // every leg hears that it ended, then is hung up
 	c.result(ctx, p, CommandEnd, commandOK, nil)
 	return nil
 }

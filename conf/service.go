@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/roomgate/roomgate/bridge/prompt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -386,13 +387,39 @@ func (s *Service) endRoom(id string, cause error) int {
 	s.mu.Unlock()
 	ended := s.clock()
 	for _, p := range gone {
-		p.leg.Hangup(cause)
+		s.hangupWithGoodbye(p.leg, cause)
 		s.recordCall(p, ended, cause)
 		e := participantEvent(EventLeft, p)
 		e.Cause = causeText(cause)
 		s.emit(e)
 	}
 	return len(gone)
+}
+
+// goodbyeWait bounds how long a leg that can hear prompts keeps its call
+// to hear "the conference has ended" before it is hung up.
+const goodbyeWait = 5 * time.Second
+
+// hangupWithGoodbye hangs leg up with cause; a leg that can hear prompts
+// first hears that the conference has ended. The participant is already
+// gone from the conference; only the signalling hang-up waits, on a
+// goroutine of its own, so that ending a conference never blocks.
+func (s *Service) hangupWithGoodbye(leg LegHandle, cause error) {
+	il, ok := leg.(InteractiveLeg)
+	if !ok {
+		leg.Hangup(cause)
+		return
+	}
+	played := il.Play(prompt.ConferenceEnded)
+	go func() {
+		t := time.NewTimer(goodbyeWait)
+		defer t.Stop()
+		select {
+		case <-played:
+		case <-t.C:
+		}
+		leg.Hangup(cause)
+	}()
 }
 
 // ReconcileDeleted hangs up the live legs of conferences that are gone
