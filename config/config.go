@@ -45,6 +45,7 @@ type Config struct {
 	RTP           RTP      `mapstructure:"rtp"`
 	Audio         Audio    `mapstructure:"audio"`
 	Video         Video    `mapstructure:"video"`
+	RTSP          RTSP     `mapstructure:"rtsp"`
 	Invite        Invite   `mapstructure:"invite"`
 	DTMF          DTMF     `mapstructure:"dtmf"`
 	IVR           IVR      `mapstructure:"ivr"`
@@ -75,6 +76,17 @@ type Video struct {
 	MaxFPS         int           `mapstructure:"max_fps"`
 	MaxBitrateKbps int           `mapstructure:"max_bitrate_kbps"`
 	SwitchHold     time.Duration `mapstructure:"switch_hold"`
+}
+
+// RTSP configures IP camera pulls.
+type RTSP struct {
+	Transport      string        `mapstructure:"transport"`
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	ReadTimeout    time.Duration `mapstructure:"read_timeout"`
+	Retries        int           `mapstructure:"retries"`
+	Reconnects     int           `mapstructure:"reconnects"`
+	BackoffInitial time.Duration `mapstructure:"backoff_initial"`
+	BackoffMax     time.Duration `mapstructure:"backoff_max"`
 }
 
 // Invite configures automatic calls to invitees.
@@ -415,6 +427,31 @@ func (c *Config) validateServices() error {
 	}
 	if c.Video.SwitchHold < 0 || c.Video.SwitchHold > 30*time.Second {
 		return &KeyError{Key: "video.switch_hold", Value: c.Video.SwitchHold.String(), Accepted: "a duration between 0s and 30s"}
+	}
+	switch c.RTSP.Transport {
+	case "auto", "udp", "tcp":
+	default:
+		return &KeyError{Key: "rtsp.transport", Value: c.RTSP.Transport, Accepted: "one of auto, udp, tcp"}
+	}
+	for _, d := range []struct {
+		key      string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"rtsp.connect_timeout", c.RTSP.ConnectTimeout, time.Second, 5 * time.Minute},
+		{"rtsp.read_timeout", c.RTSP.ReadTimeout, time.Second, 5 * time.Minute},
+		{"rtsp.backoff_initial", c.RTSP.BackoffInitial, 10 * time.Millisecond, time.Minute},
+		{"rtsp.backoff_max", c.RTSP.BackoffMax, c.RTSP.BackoffInitial, time.Hour},
+	} {
+		if d.v < d.min || d.v > d.max {
+			return &KeyError{Key: d.key, Value: d.v.String(), Accepted: "a duration between " + d.min.String() + " and " + d.max.String()}
+		}
+	}
+	if c.RTSP.Retries < 0 || c.RTSP.Retries > 100 {
+		return &KeyError{Key: "rtsp.retries", Value: strconv.Itoa(c.RTSP.Retries), Accepted: "a number between 0 and 100"}
+	}
+	if c.RTSP.Reconnects < -1 || c.RTSP.Reconnects > 10000 {
+		return &KeyError{Key: "rtsp.reconnects", Value: strconv.Itoa(c.RTSP.Reconnects), Accepted: "-1 (never), 0 (always) or a number of attempts up to 10000"}
 	}
 	if c.Invite.Retries < 0 || c.Invite.Retries > 10 {
 		return &KeyError{Key: "invite.retries", Value: strconv.Itoa(c.Invite.Retries), Accepted: "a number between 0 and 10"}

@@ -16,9 +16,29 @@ checks=(
 	"ffmpeg|command -v ffmpeg"
 	# PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store tests.
 	"postgresql|command -v initdb || ls /usr/lib/postgresql/*/bin/initdb"
+	# The IP camera of the RTSP tests: GStreamer's RTSP server from Python.
+	"python3-gi|/usr/bin/python3 -c 'import gi'"
+	"python3-gst-1.0|/usr/bin/python3 -c 'import gi; gi.require_version(\"Gst\", \"1.0\"); from gi.repository import Gst'"
+	"gir1.2-gst-rtsp-server-1.0|/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\"); from gi.repository import GstRtspServer'"
+	"gstreamer1.0-plugins-ugly|gst_has x264enc"
+	"gstreamer1.0-plugins-good|gst_has rtph264pay"
+	"gstreamer1.0-plugins-bad|gst_has openh264enc"
+	"gstreamer1.0-libav|gst_has avenc_aac"
 	# The SMTP sink of the e-mail invitation tests.
 	"python3-aiosmtpd|/usr/bin/python3 -c 'import aiosmtpd'"
 )
+
+# gst_has ELEMENT succeeds when a GStreamer element is installed.
+gst_has() {
+	/usr/bin/python3 - "$1" <<'PY'
+import sys, gi
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst
+Gst.init(None)
+sys.exit(0 if Gst.ElementFactory.find(sys.argv[1]) else 1)
+PY
+}
+export -f gst_has
 
 missing=()
 for c in "${checks[@]}"; do
