@@ -133,7 +133,7 @@ func withIVRDefaults(cfg IVRConfig) IVRConfig {
 }
 
 // ivr returns the Service's dial-in state.
-func (s *Service) ivr() *ivrState { return s.metrics.ivr }
+func (s *Service) ivr() *ivrState { return s.ivrs }
 
 // WithIVR configures the lobby, the PIN limits and the default key map.
 // Zero fields keep their defaults. A KeyMap that does not parse is logged

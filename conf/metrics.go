@@ -31,10 +31,11 @@ type metrics struct {
 	logins      *prometheus.CounterVec
 	collectors  []prometheus.Collector
 	registerErr error
-	ivr         *ivrState // the lobby's, PIN guard's and DTMF commands' state and collectors (dialin.go)
 }
 
-func newMetrics() *metrics {
+// newMetrics makes the Service's collectors; extra are those of its parts
+// (the lobby and in-call commands), registered with them.
+func newMetrics(extra ...prometheus.Collector) *metrics {
 	m := &metrics{
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomgate_conf_joins_total",
@@ -73,8 +74,7 @@ func newMetrics() *metrics {
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.logins.WithLabelValues(r)
 	}
-	m.ivr = newIVRState()
-	m.collectors = append(m.collectors, m.ivr.metrics.collectors()...)
+	m.collectors = append(m.collectors, extra...)
 	return m
 }
 

@@ -37,6 +37,7 @@ type Service struct {
 	pwIter    int
 	hashSem   chan struct{} // bounds concurrent password hashing in IssueToken
 	metrics   *metrics
+	ivrs      *ivrState // the lobby's, PIN guard's and DTMF commands' state (dialin.go)
 
 	mu sync.Mutex
 	// gen counts changes to stored conferences (update, delete). Join reads
@@ -109,6 +110,7 @@ func WithPasswordIterations(n int) Option {
 // a call record is written for every leg that leaves; call Close before
 // closing st so that none is lost.
 func NewService(st Store, log *slog.Logger, opts ...Option) *Service {
+	iv := newIVRState()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -127,7 +129,8 @@ func NewService(st Store, log *slog.Logger, opts ...Option) *Service {
 		closed:    make(map[string]time.Time),
 		presenter: make(map[string]string),
 		hashSem:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		metrics:   newMetrics(),
+		ivrs:      iv,
+		metrics:   newMetrics(iv.metrics.collectors()...),
 	}
 	if r, ok := st.(CallRecorder); ok {
 		s.recorder = r
