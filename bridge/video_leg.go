@@ -140,25 +140,32 @@ type VideoLegStats struct {
 
 // VideoLeg is one participant's video stream in a room's video router.
 type VideoLeg struct {
-	b        *Bridge
-	id       string
-	roomName string
-	log      *slog.Logger
-	onKF     func(bool)
-	ports    portPair
-	rtpOut   *udpSender // used only under the router's lock (videoSink)
-	rtcpOut  *udpSender // guarded by mu
-	ssrc     uint32
-	sink     *videoSink
-	epoch    time.Time // origin of arrival times for jitter
+	b       *Bridge
+	id      string
+	log     *slog.Logger
+	onKF    func(bool)
+	ports   portPair
+	rtpOut  *udpSender // used only under the router's lock (videoSink)
+	rtcpOut *udpSender // guarded by mu
+	ssrc    uint32
+	sink    *videoSink
+	epoch   time.Time // origin of arrival times for jitter
 
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	readers sync.WaitGroup
-	closed  chan struct{}
-	kfCh    chan bool // pending OnKeyframeRequest; true when RTCP was sent
+	// moveMu serialises Start and SetRoom, the two ways into a room.
+	moveMu sync.Mutex
+	closed chan struct{}
+	kfCh   chan bool // pending OnKeyframeRequest; true when RTCP was sent
 
-	mu       sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
+	// roomName is the room the leg is in, or will start in (SetRoom
+	// changes it).
+	roomName string
+	// camMuted keeps the peer's video off screen whatever its direction
+	// (SetCameraMuted).
+	camMuted bool
 	started  bool
 	closing  bool
 	params   VideoParams
@@ -310,6 +317,8 @@ func (l *VideoLeg) Start(p VideoParams) error {
 	if err := validVideoParams(p); err != nil {
 		return fmt.Errorf("starting video leg %q: %w", l.id, err)
 	}
+	l.moveMu.Lock()
+	defer l.moveMu.Unlock()
 	l.mu.Lock()
 	if l.closing || l.ctx.Err() != nil {
 		l.mu.Unlock()
@@ -321,25 +330,12 @@ func (l *VideoLeg) Start(p VideoParams) error {
 	}
 	l.started = true
 	l.apply(p)
+	name := l.roomName
 	l.mu.Unlock()
 
-	vr, err := l.b.videoRooms().join(l.b, l)
-	if err != nil {
+	if err := l.enter(name, p); err != nil {
 		return fmt.Errorf("starting video leg %q: %w", l.id, err)
 	}
-	if err := vr.addLeg(l, p); err != nil {
-		vr.leave(l)
-		return fmt.Errorf("starting video leg %q: %w", l.id, err)
-	}
-	l.mu.Lock()
-	if l.closing {
-		l.mu.Unlock()
-		vr.removeLeg(l)
-		vr.leave(l)
-		return fmt.Errorf("starting video leg %q: %w", l.id, ErrClosed)
-	}
-	l.room = vr
-	l.mu.Unlock()
 	l.log.Info("video leg started", "pt", p.PayloadType, "profile_level_id", p.Fmtp.ProfileLevelID.String(),
 		"packetization_mode", p.Fmtp.PacketizationMode, "remote", p.Remote, "direction", p.Direction)
 	return nil
@@ -366,6 +362,7 @@ func (l *VideoLeg) Update(p VideoParams) error {
 	l.apply(p)
 	vr := l.room
 	limit := l.receiverLimit()
+	camMuted := l.camMuted
 	l.mu.Unlock()
 
 	rt := vr.rt
@@ -376,7 +373,7 @@ func (l *VideoLeg) Update(p VideoParams) error {
 			return fmt.Errorf("updating video leg %q: %w", l.id, err)
 		}
 	}
-	if err := rt.SetSourceEnabled(l.id, receives(p.Direction)); err != nil {
+	if err := rt.SetSourceEnabled(l.id, receives(p.Direction) && !camMuted); err != nil {
 		return fmt.Errorf("updating video leg %q: %w", l.id, err)
 	}
 	if err := rt.SetReceiverBandwidth(l.id, limit); err != nil {
@@ -604,7 +601,12 @@ func (l *VideoLeg) handleRTP(pkt []byte, from netip.AddrPort) {
 	// Arrival time in the 90 kHz video clock (RFC 3550 A.8).
 	l.rx.update(h.SequenceNumber, h.Timestamp, uint32(l.b.clk.Now().Sub(l.epoch).Microseconds()*9/100))
 	l.mu.Unlock()
+	l.forward(vr, pkt, &h)
+}
 
+// forward notes the picture size of an SPS in pkt and hands pkt to the
+// room's router. It allocates nothing.
+func (l *VideoLeg) forward(vr *videoRoom, pkt []byte, h *video.RTPHeader) {
 	payload := pkt[h.PayloadOffset:h.PayloadEnd]
 	if len(payload) > 0 && (payload[0]&0x1f == byte(video.NALSPS) || payload[0]&0x1f == byte(video.NALSTAPA)) {
 		if sps, ok := video.FindSPS(payload); ok {
@@ -695,6 +697,10 @@ func (l *VideoLeg) run() {
 		vr.removeLeg(l)
 		vr.leave(l)
 	}
+	l.mu.Lock()
+	name := l.roomName
+	l.mu.Unlock()
+	l.b.videoRooms().dropPin(name, l.id)
 	l.ports.close()
 	l.readers.Wait()
 	l.b.ports.release(l.ports.port)

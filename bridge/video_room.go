@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -54,6 +55,12 @@ type videoRooms struct {
 	mu    sync.Mutex
 	rooms map[string]*videoRoom
 	cfg   VideoConfig
+	// pins holds the leg each room is pinned to, by room name, whether or
+	// not that leg's video is in the room yet: a pin made before the leg
+	// started (a presenter whose video is still being negotiated) takes
+	// effect as it joins. It ends with UnpinVideo or when the pinned leg
+	// closes.
+	pins map[string]string
 }
 
 // videoRoom is one conference's video switching.
@@ -74,18 +81,18 @@ type videoRoom struct {
 // join adds l to its room, creating the room (and starting its goroutine)
 // for the first leg. It fails with ErrClosed once the bridge is closing and
 // with ErrBadParams when the room already has a video leg with l's ID.
-func (v *videoRooms) join(b *Bridge, l *VideoLeg) (*videoRoom, error) {
+func (v *videoRooms) join(b *Bridge, l *VideoLeg, name string) (*videoRoom, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	vr := v.rooms[l.roomName]
+	vr := v.rooms[name]
 	if vr == nil {
 		var err error
-		if vr, err = v.newRoom(b, l.roomName); err != nil {
+		if vr, err = v.newRoom(b, name); err != nil {
 			return nil, err
 		}
 	}
 	if _, dup := vr.legs[l.id]; dup {
-		return nil, fmt.Errorf("joining video room %q: %w: leg ID %q taken", l.roomName, ErrBadParams, l.id)
+		return nil, fmt.Errorf("joining video room %q: %w: leg ID %q taken", name, ErrBadParams, l.id)
 	}
 	vr.legs[l.id] = l
 	return vr, nil
@@ -171,7 +178,10 @@ func (vr *videoRoom) addLeg(l *VideoLeg, p VideoParams) error {
 	if err := vr.rt.AddSource(l.id, &fmtp); err != nil {
 		return fmt.Errorf("adding video source: %w", err)
 	}
-	if err := vr.rt.SetSourceEnabled(l.id, receives(p.Direction)); err != nil {
+	l.mu.Lock()
+	camMuted := l.camMuted
+	l.mu.Unlock()
+	if err := vr.rt.SetSourceEnabled(l.id, receives(p.Direction) && !camMuted); err != nil {
 		_ = vr.rt.RemoveSource(l.id)
 		return fmt.Errorf("enabling video source: %w", err)
 	}
@@ -251,13 +261,30 @@ func (b *Bridge) SetVideoSpeaker(room, legID string) {
 }
 
 // PinVideo makes legID's video the picture everyone in room sees (legID
-// itself sees the speaker), whoever speaks, until UnpinVideo.
+// itself sees the speaker), whoever speaks, until UnpinVideo or until that
+// leg closes. A leg whose video has not started yet (or is in another room)
+// is pinned as soon as it starts in room: signalling may pin a presenter
+// before his video is negotiated.
 func (b *Bridge) PinVideo(room, legID string) error {
-	vr := b.videoRooms().room(room)
-	if vr == nil {
-		return fmt.Errorf("pinning video of %q in room %q: %w", legID, room, video.ErrUnknownSource)
+	if room == "" || legID == "" {
+		return fmt.Errorf("pinning video of %q in room %q: %w: empty room or leg ID", legID, room, ErrBadParams)
 	}
-	if err := vr.rt.Pin(legID); err != nil {
+	v := b.videoRooms()
+	v.mu.Lock()
+	if v.pins == nil {
+		v.pins = map[string]string{}
+	}
+	v.pins[room] = legID
+	vr := v.rooms[room]
+	present := false
+	if vr != nil {
+		_, present = vr.legs[legID]
+	}
+	v.mu.Unlock()
+	if vr == nil || !present {
+		return nil // applied by applyPin when the leg starts in room
+	}
+	if err := vr.rt.Pin(legID); err != nil && !errors.Is(err, video.ErrUnknownSource) {
 		return fmt.Errorf("pinning video in room %q: %w", room, err)
 	}
 	return nil
@@ -265,8 +292,45 @@ func (b *Bridge) PinVideo(room, legID string) error {
 
 // UnpinVideo returns room to voice-activated switching.
 func (b *Bridge) UnpinVideo(room string) {
-	if vr := b.videoRooms().room(room); vr != nil {
+	v := b.videoRooms()
+	v.mu.Lock()
+	delete(v.pins, room)
+	vr := v.rooms[room]
+	v.mu.Unlock()
+	if vr != nil {
 		vr.rt.Unpin()
+	}
+}
+
+// VideoPin returns the leg room is pinned to, "" when it follows the
+// speaker.
+func (b *Bridge) VideoPin(room string) string {
+	v := b.videoRooms()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.pins[room]
+}
+
+// applyPin pins vr to l when l is the leg its room is waiting for; called
+// after l was added to vr's router.
+func (vr *videoRoom) applyPin(l *VideoLeg) {
+	v := vr.reg
+	v.mu.Lock()
+	want := v.pins[vr.name] == l.id
+	v.mu.Unlock()
+	if want {
+		if err := vr.rt.Pin(l.id); err != nil {
+			l.log.Debug("applying video pin", "err", err)
+		}
+	}
+}
+
+// dropPin ends room's pin when it names legID, which is closing.
+func (v *videoRooms) dropPin(room, legID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pins[room] == legID {
+		delete(v.pins, room)
 	}
 }
 

@@ -212,7 +212,8 @@ func AnswerVideo(sd *sdp.SessionDescription, md *sdp.MediaDescription, f VideoFo
 		line.Attributes = append(line.Attributes, "rtcp-mux")
 	}
 	line.Attributes = append(line.Attributes, "content:main", bridgeDirectionName(p.Direction))
-	return VideoAnswer{Accepted: true, Line: line, Bandwidth: bandwidthLines(vf.Bitrate), Params: p}, nil
+	line.Bandwidth = bandwidthLines(vf.Bitrate)
+	return VideoAnswer{Accepted: true, Line: line, Bandwidth: line.Bandwidth, Params: p}, nil
 }
 
 // pickH264 chooses the offer's H.264 payload type: the first one in offer
@@ -445,7 +446,8 @@ func VideoOfferLine(f VideoFormat, port int, direction string) (MediaLine, []str
 		l.Attributes = append(l.Attributes, feedbackAttrs(pt, all)...)
 	}
 	l.Attributes = append(l.Attributes, "content:main", direction)
-	return l, bandwidthLines(vf.Bitrate), nil
+	l.Bandwidth = bandwidthLines(vf.Bitrate)
+	return l, l.Bandwidth, nil
 }
 
 // ParseVideoAnswer reads the peer's answer to our VideoOfferLine: the

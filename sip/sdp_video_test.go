@@ -234,22 +234,14 @@ func TestVideoAnswerInSDP(t *testing.T) {
 	}
 }
 
-// buildWithBandwidth is BuildSDP with b= lines after the m= lines given by
-// index, as the answer needs them (MediaLine has no place for them yet).
+// buildWithBandwidth is BuildSDP with the b= lines of the m-lines given by
+// index put on those lines (replacing what they carry).
 func buildWithBandwidth(ls LocalSession, lines []MediaLine, bw map[int][]string) []byte {
-	text := string(BuildSDP(ls, lines))
-	var out strings.Builder
-	mline := -1
-	for _, ln := range strings.SplitAfter(text, "\r\n") {
-		out.WriteString(ln)
-		if strings.HasPrefix(ln, "m=") {
-			mline++
-			for _, b := range bw[mline] {
-				out.WriteString("b=" + b + "\r\n")
-			}
-		}
+	lines = slices.Clone(lines)
+	for i := range lines {
+		lines[i].Bandwidth = bw[i]
 	}
-	return []byte(out.String())
+	return BuildSDP(ls, lines)
 }
 
 // TestVideoOfferLine checks our own offer: both packetization modes, the
@@ -366,5 +358,39 @@ func TestFindVideoLineSkipsSlides(t *testing.T) {
 	}
 	if i := FindVideoLine(&sdp.SessionDescription{}); i != -1 {
 		t.Fatalf("line %d in an empty SDP", i)
+	}
+}
+
+func TestVideoFormatFor(t *testing.T) {
+	for _, tc := range []struct {
+		w, h, fps, kbps int
+		pli             string
+		fs, mbps        uint32
+	}{
+		{1280, 720, 30, 2000, "42e01f", 3600, 108000},
+		{640, 360, 30, 800, "42e01e", 920, 27600},
+		{1920, 1080, 30, 4000, "42e028", 8160, 244800},
+		{176, 144, 15, 128, "42e00a", 99, 1485},
+		{1920, 1080, 60, 8000, "42e02a", 8160, 489600},
+	} {
+		f, err := VideoFormatFor(tc.w, tc.h, tc.fps, tc.kbps)
+		if err != nil {
+			t.Fatalf("%dx%d@%d: %v", tc.w, tc.h, tc.fps, err)
+		}
+		if f.ProfileLevelID != tc.pli || f.MaxFS != tc.fs || f.MaxMBPS != tc.mbps || f.Bitrate != uint64(tc.kbps)*1000 {
+			t.Errorf("%dx%d@%d: %+v", tc.w, tc.h, tc.fps, f)
+		}
+		if _, err := f.compile(); err != nil {
+			t.Errorf("%dx%d@%d does not compile: %v", tc.w, tc.h, tc.fps, err)
+		}
+	}
+	if f, _ := VideoFormatFor(1280, 720, 30, 2000); f.ProfileLevelID != DefaultVideoFormat().ProfileLevelID ||
+		f.MaxFS != DefaultVideoFormat().MaxFS || f.MaxMBPS != DefaultVideoFormat().MaxMBPS {
+		t.Error("720p30 is not the default format")
+	}
+	for _, bad := range [][4]int{{0, 720, 30, 1}, {1280, 720, 0, 1}, {8192, 4320, 60, 1}, {1280, 720, 30, 0}} {
+		if _, err := VideoFormatFor(bad[0], bad[1], bad[2], bad[3]); !errors.Is(err, ErrConfig) {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }

@@ -29,6 +29,10 @@
 //   - The new source's first frame is timestamped one frame interval (the
 //     old source's measured one, 90 kHz) after the last frame sent;
 //     sequence numbers continue by one; gaps the source had stay gaps.
+//     A late packet numbered before the cut-over is dropped; the cut-over
+//     mark then trails the stream by 1024 packets, so that a source on
+//     screen for longer than half the sequence space is never taken for
+//     one from before the switch.
 //   - Hysteresis: a new speaker must stay the reported speaker for
 //     [Config.Hold] before the picture switches, so a cough never does.
 //   - Keyframe requests on a switch or join are sent at once unless one to

@@ -106,6 +106,13 @@ func (rt *Router) Forward(sourceID string, pkt []byte) error {
 				continue
 			}
 			r.send(pkt, &h, s.frameInterval)
+			if d := h.SequenceNumber - r.cutSeq; d > cutWindow {
+				// Keep the cut-over mark a bounded distance behind the
+				// stream: once a source has been on screen for 32768
+				// packets, its numbers would otherwise look older than
+				// the cut and be dropped for the next 32768.
+				r.cutSeq = h.SequenceNumber - cutWindow
+			}
 			if r.holding && h.Marker {
 				rt.flush(r)
 			}
@@ -113,6 +120,11 @@ func (rt *Router) Forward(sourceID string, pkt []byte) error {
 	}
 	return nil
 }
+
+// cutWindow is how far behind the newest forwarded packet of the current
+// source a late packet is still taken for one of this stream rather than
+// one from before the switch; far more than any reordering on the way in.
+const cutWindow = 1024
 
 // setPending sets the source r switches to next (nil for none) and drops a
 // held cut-over to another source.
