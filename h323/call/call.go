@@ -22,6 +22,7 @@ import (
 // env is what the calls of one Server (or one Dial) share.
 type env struct {
 	prefs       []audio
+	video       VideoFormat // with defaults applied
 	media       MediaFactory
 	log         *slog.Logger
 	vendor      h225.Vendor
@@ -92,6 +93,8 @@ type call struct {
 	// goroutine writes leg only under it.
 	mediaMu sync.Mutex
 	muted   bool
+	// cameraMuted keeps the caller's video off screen (conf's camera mute).
+	cameraMuted bool
 	// entered is the conference the lobby moved the call into.
 	entered atomic.Pointer[string]
 	// admission is the gatekeeper's admission of this call, reported with DRQ at its end.
@@ -131,6 +134,9 @@ type call struct {
 	// eventPT is the RFC 2833 payload type the media leg decodes, -1 until the
 	// peer's capabilities show it sends telephone events.
 	eventPT int
+
+	// video is the call's main video, when the media factory gives video.
+	video videoSession
 }
 
 func newCall(e *env, id string, conn net.Conn, outgoing bool) *call {
@@ -160,6 +166,8 @@ func newCall(e *env, id string, conn net.Conn, outgoing bool) *call {
 	}
 	c.h245.sdnRand = newSDN
 	c.eventPT = -1
+	c.video.kfReq = make(chan struct{}, 1)
+	c.video.limiter.interval = fastUpdateInterval
 	// The zero config is valid: NewStream cannot fail with it.
 	c.keys, _ = dtmf.NewStream(dtmf.StreamConfig{})
 	return c
@@ -185,6 +193,10 @@ func (c *call) run(parent context.Context) {
 			c.release(err)
 		case f := <-c.cmds:
 			f()
+		case <-c.video.kfReq:
+			c.onKeyframeNeeded()
+		case <-c.video.kfTimerC():
+			c.onKeyframeTimer()
 		case <-timeout:
 			c.deadline = nil
 			c.release(c.deadlineErr)
@@ -402,6 +414,11 @@ func (c *call) release(err error) {
 	if c.peerGone || !c.crvKnown {
 		return
 	}
+	// Our video channel closes before the session ends (CLC, one PDU per message).
+	c.stopVideo()
+	if c.peerGone {
+		return
+	}
 	var tunnelled [][]byte
 	if c.h245Started {
 		if end, e := h245.EndSession(); e == nil {
@@ -451,8 +468,14 @@ func (c *call) teardown() {
 		}
 		break
 	}
+	if c.video.kfTimer != nil {
+		c.video.kfTimer.Stop()
+	}
 	if c.leg != nil {
 		c.leg.Close(c.cause)
+	}
+	if c.video.leg != nil {
+		c.video.leg.Close(c.cause)
 	}
 	if c.part != nil {
 		c.confs.Leave(c.part, c.cause)
@@ -545,6 +568,10 @@ func (c *call) newLeg(room string) error {
 		setLegMuted(leg, true) // muted by conf (on join, by a moderator) before the leg existed
 	}
 	c.mediaMu.Unlock()
+	if err := c.newVideoLeg(room); err != nil {
+		// Video is best effort: without a leg we advertise none and refuse video channels.
+		c.log.Warn("call goes on without video", "err", err)
+	}
 	return nil
 }
 

@@ -61,6 +61,10 @@ type Config struct {
 	Gatekeeper Gatekeeper
 	// RingTimeout bounds how long a call we place rings; zero means DefaultConnectTimeout.
 	RingTimeout time.Duration
+	// Video is the conference video format our calls advertise and send (H.264 per
+	// H.241); zero means 720p30 at 2000 kbit/s. Calls have video only when the media
+	// factory also creates video legs (BridgeMedia's does).
+	Video VideoFormat
 	// RefuseFastStart answers Fast Connect proposals with fastConnectRefused, so that
 	// calls start slowly (capability exchange and logical channels over H.245); for
 	// peers whose Fast Connect is broken, and for tests of the fallback.
@@ -150,6 +154,11 @@ func (c Config) withDefaults() (Config, []audio, error) {
 		// A nil *ras.Client (no gatekeeper configured) in the interface means none.
 		c.Gatekeeper = nil
 	}
+	v, err := c.Video.withDefaults()
+	if err != nil {
+		return c, nil, err
+	}
+	c.Video = v
 	prefs, err := parseCodecs(c.Codecs)
 	return c, prefs, err
 }

@@ -47,6 +47,10 @@ type DialOptions struct {
 	Logger  *slog.Logger
 	OnDigit func(Digit)
 
+	// Video is the conference video format (zero: 720p30 at 2000 kbit/s); the call has
+	// video when Media also creates video legs.
+	Video VideoFormat
+
 	// Gatekeeper, when set, admits the call first (ARQ) and says where to send
 	// its Setup; it gets a DRQ when the call ends.
 	Gatekeeper Gatekeeper
@@ -93,6 +97,9 @@ func dialTarget(ctx context.Context, t h225.Target, o DialOptions) (*Call, error
 	}
 	prefs, err := parseCodecs(o.Codecs)
 	if err != nil {
+		return nil, err
+	}
+	if o.Video, err = o.Video.withDefaults(); err != nil {
 		return nil, err
 	}
 	if t.Port == 0 {
@@ -164,7 +171,7 @@ func dialTarget(ctx context.Context, t h225.Target, o DialOptions) (*Call, error
 	}
 	var idb [6]byte
 	_, _ = rand.Read(idb[:])
-	e := &env{prefs: prefs, media: o.Media, log: log.With("component", "h323", "dir", "out"), vendor: o.Vendor,
+	e := &env{prefs: prefs, video: o.Video, media: o.Media, log: log.With("component", "h323", "dir", "out"), vendor: o.Vendor,
 		h245Timeout: o.H245Timeout, onDigit: o.OnDigit, m: m, display: o.DisplayName, gk: o.Gatekeeper}
 	e.withNet()
 	c := newCall(e, "h323-out-"+hex.EncodeToString(idb[:]), conn, true)
@@ -176,9 +183,7 @@ func dialTarget(ctx context.Context, t h225.Target, o DialOptions) (*Call, error
 	c.admission = adm
 	if err := c.prepareSetup(t, o); err != nil {
 		conn.Close()
-		if c.leg != nil {
-			c.leg.Close(err)
-		}
+		c.closeMedia(err)
 		if adm != nil {
 			o.Gatekeeper.Disengage(*adm)
 		}
@@ -239,9 +244,7 @@ func (o DialOptions) startLoop(c *call) bool {
 	if s.draining || !s.started {
 		s.mu.Unlock()
 		c.conn.Close()
-		if c.leg != nil {
-			c.leg.Close(ErrClosed)
-		}
+		c.closeMedia(ErrClosed)
 		if c.admission != nil && c.env.gk != nil {
 			c.env.gk.Disengage(*c.admission)
 		}
@@ -276,6 +279,11 @@ func (c *call) prepareSetup(t h225.Target, o DialOptions) error {
 			}
 			u.FastStart = append(u.FastStart, recv, send)
 		}
+		video, err := c.fastStartVideoProposals()
+		if err != nil {
+			return err
+		}
+		u.FastStart = append(u.FastStart, video...)
 	}
 	if o.H245InSetup {
 		c.startH245() // queued: h245Ready is false until the first answer
@@ -397,6 +405,7 @@ func (c *call) acceptFastAnswer(items [][]byte) {
 	c.remote, c.remoteRTCP = remote, remoteRTCP
 	c.fastStart = true
 	c.startMedia()
+	c.acceptFastStartVideo(items)
 }
 
 func keypadIE(s string) q931.IE {

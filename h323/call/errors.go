@@ -38,6 +38,8 @@ const ieCallState = 0x14
 var (
 	// ErrConfig is a Config or DialOptions that cannot work.
 	ErrConfig = errors.New("h323 call: invalid configuration")
+	// ErrNoVideo means the media factory gives no video (no video legs, no video router).
+	ErrNoVideo = errors.New("h323 call: no video")
 	// ErrClosed is returned by a Server that was closed.
 	ErrClosed = errors.New("h323 call: server closed")
 	// ErrShutdown is the cause of calls released because the server is closing.

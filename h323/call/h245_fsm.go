@@ -63,7 +63,7 @@ func (c *call) startH245() {
 	}
 	c.h245Started = true
 	c.h245.tcsSeq = 1
-	if tcs, err := h245.TCS(c.h245.tcsSeq, capabilities(c.env.prefs)); err == nil {
+	if tcs, err := h245.TCS(c.h245.tcsSeq, capabilities(c.env.prefs, c.videoCapability())); err == nil {
 		c.sendH245(tcs)
 	} else {
 		c.log.Error("building TerminalCapabilitySet", "err", err)
@@ -214,24 +214,43 @@ func (c *call) onH245(pdu []byte) {
 	case "openLogicalChannel":
 		c.onOLC(m)
 	case "openLogicalChannelAck":
+		if m.Channel != 0 && m.Channel == c.video.ourOLC {
+			c.onVideoOLCAck(m)
+			return
+		}
 		c.onOLCAck(m)
 	case "openLogicalChannelReject":
+		if m.Channel != 0 && m.Channel == c.video.ourOLC {
+			c.log.Info("peer refused our video channel", "cause", m.Cause)
+			c.video.ourOLC, c.video.ourRejected = 0, true
+			c.applyVideo()
+			return
+		}
 		c.onOLCReject(m)
 	case "closeLogicalChannel":
 		c.reply(h245.CLCAck(m.Channel))
+		if c.onVideoClose(m.Channel) {
+			return
+		}
 		if m.Channel == c.h245.peerOLC {
 			c.h245.peerOLC = 0
 		}
 	case "requestChannelClose":
+		if c.onVideoCloseRequest(m.Channel) {
+			return
+		}
 		c.log.Info("peer asked to close our channel; keeping audio", "channel", m.Channel)
+	case "miscellaneousCommand":
+		c.onFastUpdateCommand(m)
+	case "flowControlCommand":
+		c.onFlowControl(m)
 	case "roundTripDelayRequest":
 		c.reply(h245.RoundTripDelayResponse(m.Sequence))
 	case "endSessionCommand":
 		c.release(&CauseError{Cause: 16, Err: ErrEndSession})
 	case "userInput":
 		c.onDigits(m.UserInput, "uii", time.Time{})
-	case "closeLogicalChannelAck", "roundTripDelayResponse", "miscellaneousCommand", "miscellaneousIndication",
-		"flowControlCommand", "functionNotUnderstood", "functionNotSupported", "vendorIdentification",
+	case "closeLogicalChannelAck", "roundTripDelayResponse", "miscellaneousIndication", "functionNotUnderstood", "functionNotSupported", "vendorIdentification",
 		"jitterIndication", "genericIndication", "genericCommand":
 		// Nothing to do for an audio-only leg.
 	default:
@@ -253,6 +272,7 @@ func (c *call) reply(pdu []byte, err error) {
 func (c *call) onTCS(m *h245.Message) {
 	names, events, empty := tcsAudio(m)
 	c.reply(h245.TCSAck(m.Sequence))
+	c.onPeerVideoCaps(m, empty)
 	if empty {
 		// An empty TCS pauses the session (third-party re-routing); keep the audio.
 		c.log.Info("peer paused with an empty capability set")
@@ -320,9 +340,16 @@ func (c *call) onMSDAck(m *h245.Message) {
 	c.maybeOpen()
 }
 
-// maybeOpen opens our audio transmit channel once capabilities are exchanged
-// and master/slave is determined, unless Fast Connect already opened it.
+// maybeOpen opens our transmit channels once capabilities are exchanged and
+// master/slave is determined: audio first, then video.
 func (c *call) maybeOpen() {
+	c.maybeOpenAudio()
+	c.maybeOpenVideo()
+}
+
+// maybeOpenAudio opens our audio transmit channel, unless Fast Connect
+// already opened it.
+func (c *call) maybeOpenAudio() {
 	if c.fastStart || c.h245.ourOLC != 0 || !c.h245.peerTCS || c.h245.msd != msdDone || c.released {
 		return
 	}
@@ -353,9 +380,10 @@ func (c *call) pickCodec() (audio, bool) {
 }
 
 func (c *call) openOurs() {
-	c.h245.lastOLC++
 	if c.h245.lastOLC < ourChannel {
-		c.h245.lastOLC = ourChannel
+		c.h245.lastOLC = ourChannel // the first audio channel is 1, as in Fast Connect
+	} else {
+		c.h245.lastOLC++
 	}
 	c.h245.ourOLC = c.h245.lastOLC
 	c.h245.ourOLCAcked = false
@@ -365,8 +393,12 @@ func (c *call) openOurs() {
 
 func (c *call) onOLC(m *h245.Message) {
 	o := m.OLC
+	if o != nil && o.DataType == "videoData" {
+		c.onVideoOLC(m)
+		return
+	}
 	if o == nil || o.Reverse || o.DataType != "audioData" {
-		// Video, data and bidirectional channels: this leg carries audio only.
+		// Data and bidirectional channels: refused.
 		c.reply(h245.OLCReject(m.Channel, "dataTypeNotSupported"))
 		return
 	}

@@ -35,11 +35,16 @@ func findAudio(prefs []audio, h245Name string) (audio, bool) {
 	return audio{}, false
 }
 
-// capabilities is the TerminalCapabilitySet we send: our audio codecs and user
-// input. We do not advertise video: this leg carries audio only, and a TCS must
-// be truthful.
-func capabilities(prefs []audio) h245.Capabilities {
+// capabilities is the TerminalCapabilitySet we send: our audio codecs, user
+// input and, when the call has a video leg, H.264 in the conference format.
+// A TCS must be truthful, so an audio-only call advertises no video; audio
+// and video are separate alternative sets of one descriptor, so that they
+// are simultaneous.
+func capabilities(prefs []audio, video *h245.H264) h245.Capabilities {
 	c := h245.Capabilities{UserInput: true, RFC2833: eventPayloadType}
+	if video != nil {
+		c.Video = []h245.H264{*video}
+	}
 	for _, a := range prefs {
 		c.Audio = append(c.Audio, h245.AudioCap{Codec: a.cap, Frames: codec.FrameDuration})
 	}

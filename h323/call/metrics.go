@@ -13,6 +13,9 @@ type metrics struct {
 	active    prometheus.Gauge
 	digits    *prometheus.CounterVec
 	malformed prometheus.Counter
+	// Video: videoFastUpdatePicture by direction (sent, received), flowControlCommand
+	// by direction, and video channels opened by direction (send, receive).
+	fastUpdates, flowControl, videoChannels *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,11 +36,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "roomgate_h323_malformed_messages_total",
 			Help: "H.225.0 and H.245 messages that could not be decoded.",
 		}),
+		fastUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_h323_video_fast_updates_total",
+			Help: "H.245 videoFastUpdatePicture commands, by direction: sent, received.",
+		}, []string{"direction"}),
+		flowControl: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_h323_video_flow_control_total",
+			Help: "H.245 flowControlCommands on video, by direction: sent, received.",
+		}, []string{"direction"}),
+		videoChannels: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_h323_video_channels_total",
+			Help: "H.264 video logical channels opened, by direction: send (ours, acked), receive (the peer's, acked).",
+		}, []string{"direction"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.calls, m.active, m.digits, m.malformed} {
+	for _, c := range []prometheus.Collector{m.calls, m.active, m.digits, m.malformed, m.fastUpdates, m.flowControl, m.videoChannels} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if errors.As(err, &already) {

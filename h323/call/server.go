@@ -82,7 +82,7 @@ func NewServer(cfg Config, media MediaFactory, confs Conferences, log *slog.Logg
 		confs: confs,
 		admit: admit,
 		log:   log,
-		env: (&env{prefs: prefs, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
+		env: (&env{prefs: prefs, video: cfg.Video, media: media, log: log, vendor: cfg.Vendor, mediaAddr: mediaAddr,
 			h245Timeout: cfg.H245Timeout, onDigit: cfg.OnDigit, m: m, display: "Roomgate",
 			defaultConf: cfg.DefaultConference, gk: cfg.Gatekeeper, refuseFast: cfg.RefuseFastStart}).withNet(),
 		prefix:    hex.EncodeToString(p[:]),
@@ -308,6 +308,15 @@ func (h legHandle) Enter(id string) error {
 	}
 	if err := im.SetRoom(id); err != nil {
 		return fmt.Errorf("moving call %s into conference %s: %w", h.c.id, id, err)
+	}
+	h.c.mediaMu.Lock()
+	vl := h.c.video.leg
+	h.c.mediaMu.Unlock()
+	if vl != nil {
+		if err := vl.SetRoom(id); err != nil {
+			// The caller is in the conference; only the picture stays behind.
+			h.c.log.Warn("moving video into the conference", "err", err)
+		}
 	}
 	h.c.entered.Store(&id)
 	h.c.log.Info("entered conference from the lobby", "entered", id)
@@ -559,6 +568,7 @@ func (c *call) answerFastStart(proposals [][]byte) (answer [][]byte, refused boo
 		c.remote, c.remoteRTCP = r.Media, r.MediaControl
 		c.fastStart = true
 		c.startMedia()
+		answer = append(answer, c.answerFastStartVideo(proposals)...)
 		return answer, false
 	}
 	return nil, true

@@ -70,14 +70,16 @@ type H264 struct {
 	Profile    int // profile bits, e.g. 64 for Baseline
 	Level      int // H.241 level code, e.g. 36 (1.3), 71 (3.1), 85 (4)
 	MaxBitRate int // units of 100 bit/s
-	MaxMBPS    int // 0 = not sent
-	MaxFS      int // 0 = not sent
+	MaxMBPS    int // CustomMaxMBPS in units of 500 macroblocks/s; 0 = not sent
+	MaxFS      int // CustomMaxFS in units of 256 macroblocks; 0 = not sent
+	MaxBR      int // CustomMaxBRandCPB in units of 25000 bit/s; 0 = not sent
 	// Extra parameters (identifier, unsignedMin value) sent after the custom ones.
 	Extra [][2]int
 }
 
 func (h H264) json() (map[string]any, error) {
-	if h.Profile <= 0 || h.Profile > 255 || h.Level <= 0 || h.Level > 65535 {
+	if h.Profile <= 0 || h.Profile > 255 || h.Level <= 0 || h.Level > 65535 || h.MaxBitRate < 0 ||
+		h.MaxMBPS < 0 || h.MaxMBPS > 65535 || h.MaxFS < 0 || h.MaxFS > 65535 || h.MaxBR < 0 || h.MaxBR > 65535 {
 		return nil, fmt.Errorf("H.264 profile %d level %d: %w", h.Profile, h.Level, ErrParam)
 	}
 	ps := []any{param(H241Profile, "booleanArray", h.Profile), param(H241Level, "unsignedMin", h.Level)}
@@ -86,6 +88,9 @@ func (h H264) json() (map[string]any, error) {
 	}
 	if h.MaxMBPS > 0 {
 		ps = append(ps, param(H241MaxMBPS, "unsignedMin", h.MaxMBPS))
+	}
+	if h.MaxBR > 0 {
+		ps = append(ps, param(H241MaxBR, "unsignedMin", h.MaxBR))
 	}
 	for _, e := range h.Extra {
 		ps = append(ps, param(e[0], "unsignedMin", e[1]))
@@ -175,7 +180,7 @@ func TCS(seq int, c Capabilities) ([]byte, error) {
 	h2250 := obj("maximumAudioDelayJitter", 250, "receiveMultipointCapability", mp(),
 		"transmitMultipointCapability", mp(), "receiveAndTransmitMultipointCapability", mp(),
 		"mcCapability", obj("centralizedConferenceMC", false, "decentralizedConferenceMC", false),
-		"rtcpVideoControlCapability", false, "mediaPacketizationCapability", obj("h261aVideoPacketization", false),
+		"rtcpVideoControlCapability", false, "mediaPacketizationCapability", mediaPacketization(len(c.Video) > 0 || c.Content != nil),
 		"logicalChannelSwitchingCapability", false, "t120DynamicPortCapability", false)
 	body := obj("sequenceNumber", seq, "protocolIdentifier", ProtocolID,
 		"multiplexCapability", obj("h2250Capability", h2250))
@@ -184,6 +189,44 @@ func TCS(seq int, c Capabilities) ([]byte, error) {
 		body["capabilityDescriptors"] = []any{obj("capabilityDescriptorNumber", 1, "simultaneousCapabilities", sim)}
 	}
 	return msg("request", "terminalCapabilitySet", body)
+}
+
+// mediaPacketization is the MediaPacketizationCapability of our TCS. With H.264 it lists the
+// H.241 packetization modes we receive (single NAL unit and non-interleaved), so that a peer
+// knows it may fragment (FU-A) and aggregate (STAP-A).
+func mediaPacketization(h264 bool) map[string]any {
+	m := obj("h261aVideoPacketization", false)
+	if h264 {
+		m["rtpPayloadType"] = []any{
+			obj("payloadDescriptor", obj("oid", OIDH264SingleNAL)),
+			obj("payloadDescriptor", obj("oid", OIDH264NonInterleaved)),
+		}
+	}
+	return m
+}
+
+// Packetization is the H.264 packetization mode of a channel (RFC 6184 clause 5.2), signalled
+// in OpenLogicalChannel mediaPacketization as an H.241 payload descriptor OID.
+type Packetization int
+
+// The H.264 packetization modes; PacketizationUnsignalled leaves mediaPacketization out.
+const (
+	PacketizationUnsignalled Packetization = iota
+	PacketizationSingleNAL
+	PacketizationNonInterleaved
+	PacketizationInterleaved
+)
+
+// Mode is the RFC 6184 packetization-mode number: 0 single NAL unit (also when unsignalled,
+// RFC 6184's default), 1 non-interleaved, 2 interleaved.
+func (p Packetization) Mode() int {
+	switch p {
+	case PacketizationNonInterleaved:
+		return 1
+	case PacketizationInterleaved:
+		return 2
+	}
+	return 0
 }
 
 // Channel describes a logical channel we open (H.245 OpenLogicalChannel for H.225.0 media).
@@ -198,6 +241,8 @@ type Channel struct {
 	MediaControl netip.AddrPort
 	// PayloadType is the dynamic RTP payload type (96..127), 0 for static types.
 	PayloadType int
+	// Packetization, for H.264 video, names the packetization mode in mediaPacketization.
+	Packetization Packetization
 	// Reverse makes this a receive proposal in fastStart (H.323 clause 8.1.7.1): the data
 	// type goes in reverseLogicalChannelParameters with Media, our RTP address.
 	Reverse bool
@@ -250,6 +295,20 @@ func (c Channel) olc() (map[string]any, error) {
 			return nil, fmt.Errorf("payload type %d: %w", c.PayloadType, ErrParam)
 		}
 		p["dynamicRTPPayloadType"] = c.PayloadType
+	}
+	if c.Video != nil && c.Packetization != PacketizationUnsignalled {
+		oid := OIDH264SingleNAL
+		switch c.Packetization {
+		case PacketizationNonInterleaved:
+			oid = OIDH264NonInterleaved
+		case PacketizationInterleaved:
+			oid = OIDH264Interleaved
+		}
+		rpt := obj("payloadDescriptor", obj("oid", oid))
+		if c.PayloadType != 0 {
+			rpt["payloadType"] = c.PayloadType
+		}
+		p["mediaPacketization"] = obj("rtpPayloadType", rpt)
 	}
 	if c.Reverse {
 		media, err := unicast(c.Media)
@@ -346,6 +405,15 @@ func RequestChannelClose(n int) ([]byte, error) {
 		return nil, err
 	}
 	return msg("request", "requestChannelClose", obj("forwardLogicalChannelNumber", n))
+}
+
+// RequestChannelCloseAck agrees to close our channel n; a CloseLogicalChannel follows.
+func RequestChannelCloseAck(n int) ([]byte, error) {
+	n, err := lcn(n)
+	if err != nil {
+		return nil, err
+	}
+	return msg("response", "requestChannelCloseAck", obj("forwardLogicalChannelNumber", n))
 }
 
 // H.239 generic message sub-identifiers and parameter identifiers (H.239 generic messages).

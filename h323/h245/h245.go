@@ -23,11 +23,17 @@ const ProtocolID = "0.0.8.245.0.15"
 
 // OIDs of the generic capabilities and messages we use.
 const (
-	OIDH264        = "0.0.8.241.0.0.1" // H.241 H.264 generic video capability
-	OIDG7221       = "0.0.7.7221.1.0"  // G.722.1 generic audio capability
-	OIDH239Video   = "0.0.8.239.1.2"   // H.239 extended video capability (role)
-	OIDH239Ctrl    = "0.0.8.239.1.1"   // H.239 control capability
-	OIDH239Generic = "0.0.8.239.2"     // H.239 generic messages
+	OIDH264 = "0.0.8.241.0.0.1" // H.241 H.264 generic video capability
+	// H.241 RTP payload descriptors of the H.264 packetization modes (mediaPacketization).
+	OIDH264SingleNAL      = "0.0.8.241.0.0.0.0"
+	OIDH264NonInterleaved = "0.0.8.241.0.0.0.1"
+	OIDH264Interleaved    = "0.0.8.241.0.0.0.2"
+	// oidH264Truncated is the single-NAL descriptor one arc short, as Polycom sends it.
+	oidH264Truncated = "0.0.8.241.0.0.0"
+	OIDG7221         = "0.0.7.7221.1.0" // G.722.1 generic audio capability
+	OIDH239Video     = "0.0.8.239.1.2"  // H.239 extended video capability (role)
+	OIDH239Ctrl      = "0.0.8.239.1.1"  // H.239 control capability
+	OIDH239Generic   = "0.0.8.239.2"    // H.239 generic messages
 )
 
 // TerminalTypeMCU is the MSD terminal type of an MCU with MC (H.323 Table 1), which makes us

@@ -61,8 +61,17 @@ func allMessages(t *testing.T) []built {
 	add("masterSlaveDeterminationRelease", b, err, nil)
 	b, err = OLC(Channel{Number: 101, SessionID: 1, Audio: &AudioCap{Codec: G711Alaw}, MediaControl: rtcp})
 	add("openLogicalChannel", b, err, func(m *Message) bool { return m.Channel == 101 && m.SessionID == 1 && m.MediaControl == rtcp })
-	b, err = OLC(Channel{Number: 102, SessionID: 2, Video: &H264{Profile: 64, Level: 71, MaxBitRate: 20480}, MediaControl: rtcp, PayloadType: 109})
-	add("openLogicalChannel", b, err, func(m *Message) bool { return m.Channel == 102 && m.SessionID == 2 })
+	b, err = OLC(Channel{Number: 102, SessionID: 2, Video: &H264{Profile: 64, Level: 71, MaxBitRate: 20480, MaxBR: 800},
+		MediaControl: rtcp, PayloadType: 109, Packetization: PacketizationNonInterleaved})
+	add("openLogicalChannel", b, err, func(m *Message) bool {
+		return m.Channel == 102 && m.SessionID == 2 && m.OLC.PayloadType == 109 && m.OLC.Video != nil &&
+			m.OLC.Video.Level == 71 && m.OLC.Video.MaxBR == 800 && m.OLC.Packetization == PacketizationNonInterleaved
+	})
+	b, err = OLC(Channel{Number: 105, SessionID: 2, Video: &H264{Profile: 64, Level: 36, MaxBitRate: 3840},
+		MediaControl: rtcp, PayloadType: 96, Packetization: PacketizationSingleNAL})
+	add("openLogicalChannel", b, err, func(m *Message) bool {
+		return m.OLC.Packetization == PacketizationSingleNAL && m.OLC.PayloadType == 96
+	})
 	b, err = OLC(Channel{Number: 103, SessionID: 3, Video: &H264{Profile: 64, Level: 85, MaxBitRate: 5400}, Content: true, MediaControl: rtcp, PayloadType: 109})
 	add("openLogicalChannel", b, err, func(m *Message) bool { return m.Channel == 103 })
 	b, err = OLCAck(101, 1, rtp, rtcp)
@@ -75,6 +84,10 @@ func allMessages(t *testing.T) []built {
 	add("closeLogicalChannelAck", b, err, func(m *Message) bool { return m.Channel == 101 })
 	b, err = RequestChannelClose(102)
 	add("requestChannelClose", b, err, func(m *Message) bool { return m.Channel == 102 })
+	b, err = RequestChannelCloseAck(102)
+	add("requestChannelCloseAck", b, err, func(m *Message) bool { return m.Channel == 102 })
+	b, err = FlowControl(102, -1)
+	add("flowControlCommand", b, err, func(m *Message) bool { return m.MaxBitRate == -1 && m.Scope == "logicalChannelNumber" })
 	b, err = RoundTripDelayRequest(7)
 	add("roundTripDelayRequest", b, err, func(m *Message) bool { return m.Sequence == 7 })
 	b, err = RoundTripDelayResponse(7)

@@ -26,6 +26,9 @@ type Message struct {
 	Command, Cause string
 	// MaxBitRate is a flowControlCommand restriction in 100 bit/s (-1: none).
 	MaxBitRate int
+	// Scope is the flowControlCommand scope alternative: "logicalChannelNumber" (then Channel
+	// names it), "resourceID" or "wholeMultiplex".
+	Scope string
 	// UserInput is the alphanumeric string or signal tone of a userInput indication.
 	UserInput string
 	// H239 is the subMessageIdentifier of an H.239 generic message (0 otherwise) with its
@@ -112,7 +115,9 @@ func Parse(b []byte) (*Message, error) {
 	m.Cause = choiceName(body.Field("cause"))
 	m.Command = choiceName(body.Field("type"))
 	if scope := body.Field("scope"); scope != nil {
-		if n, v, ok := scope.Choice(); ok && n == "logicalChannelNumber" {
+		n, v, ok := scope.Choice()
+		m.Scope = n
+		if ok && n == "logicalChannelNumber" {
 			m.Channel = int(v.Int)
 		}
 		if n, v, ok := body.Field("restriction").Choice(); ok && n == "maximumBitRate" {
@@ -143,6 +148,14 @@ type OLCInfo struct {
 	// capability alternative inside, e.g. "g711Alaw64k" or "genericVideoCapability".
 	DataType, Codec     string
 	Media, MediaControl netip.AddrPort
+	// Video is the H.264 capability of a genericVideoCapability data type (H.241), nil for
+	// other data types.
+	Video *H264
+	// PayloadType is the dynamicRTPPayloadType, 0 when absent.
+	PayloadType int
+	// Packetization is the H.264 mode named by mediaPacketization (a truncated single NAL
+	// unit OID counts as single NAL unit mode).
+	Packetization Packetization
 }
 
 // ParseOLC decodes a bare OpenLogicalChannel, the content of a fastStart element.
@@ -173,10 +186,21 @@ func olcInfo(body *per.Value) *OLCInfo {
 	if ok {
 		o.DataType = name
 		o.Codec = choiceName(dt)
+		if name == "videoData" {
+			if h, ok := ParseH264Capability(dt); ok {
+				o.Video = &h
+			}
+		}
 	}
 	if _, p, ok := params.Field("multiplexParameters").Choice(); ok && p.T.Kind == per.KindSequence {
 		if f := p.Field("sessionID"); f != nil {
 			o.SessionID = int(f.Int)
+		}
+		if f := p.Field("dynamicRTPPayloadType"); f != nil {
+			o.PayloadType = int(f.Int)
+		}
+		if n, rpt, ok := p.Field("mediaPacketization").Choice(); ok && n == "rtpPayloadType" {
+			o.Packetization, _ = payloadDescriptor(rpt)
 		}
 		o.Media = readUnicast(p.Field("mediaChannel"))
 		o.MediaControl = readUnicast(p.Field("mediaControlChannel"))
