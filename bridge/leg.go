@@ -97,6 +97,9 @@ type Leg struct {
 	cbuf [maxDatagram + 1]byte // the RTCP reader's buffer
 
 	mx legMix // owned by the room's mixer goroutine
+
+	// inj is set for a socketless leg fed by InjectedLeg (leg_inject.go).
+	inj *injectState
 }
 
 // NewLeg allocates an RTP/RTCP port pair and starts reading it. The leg joins

@@ -142,7 +142,7 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 	l.play.catchUp = catchUp
 	// Without telephone-event, digits can only be in the audio: scan it even
 	// while the leg is muted, and mix only what the suppressor lets through.
-	scan := live && l.params.EventPayloadType < 0
+	scan := live && l.params.EventPayloadType < 0 && l.inj == nil // injected: leg_inject.go
 	pulled := (mx.recv || scan) && l.play.pull(mx.pcm)
 	if c := l.play.concealed; c != mx.concealed {
 		l.b.metrics.concealed.Add(float64(c - mx.concealed))
@@ -152,7 +152,7 @@ func (l *Leg) prepare(now time.Time, catchUp bool) (timeout bool, report []byte)
 		l.b.metrics.compressed.Add(float64(c - mx.compressed))
 		mx.compressed = c
 	}
-	if live && !l.timedOut && l.b.cfg.MediaTimeout > 0 && now.Sub(l.activity) >= l.b.cfg.MediaTimeout {
+	if to := l.mediaTimeout(); live && !l.timedOut && to > 0 && now.Sub(l.activity) >= to { // leg_inject.go
 		l.timedOut = true
 		timeout = true
 	}

@@ -387,3 +387,15 @@ func codecLabel(t Tracks) string {
 	}
 	return strings.Join(parts, "+")
 }
+
+// SetMuted keeps the camera's audio out of the mix (conf.MutableLeg); the
+// media keeps the setting across reconnections.
+func (l *cameraLeg) SetMuted(muted bool) {
+	if r := l.media.Load(); r != nil {
+		if m, ok := r.m.(interface{ SetMuted(bool) }); ok {
+			m.SetMuted(muted)
+		}
+	}
+}
+
+var _ conf.MutableLeg = (*cameraLeg)(nil)
