@@ -39,6 +39,10 @@ type UserInput struct {
 	Email       string `json:"email"`
 	Role        string `json:"role"`
 	Password    string `json:"password"`
+	// DialOut is the user's dial-out rule (DialOutNone, DialOutInternal,
+	// DialOutTrunks); only administrators may set it. On update an empty
+	// DialOut keeps the old rule.
+	DialOut string `json:"dial_out,omitempty"`
 }
 
 // AddressBook is implemented by stores that keep the whole address book:
@@ -150,8 +154,9 @@ func cleanUser(in UserInput) (UserInput, error) {
 func isAdmin(u User) bool { return u.Role == UserRoleAdmin }
 
 // CreateUser adds an address-book user; only administrators may. The
-// password is required (MinPasswordLen or more) and stored hashed; Role
-// defaults to "user".
+// password is required (MinPasswordLen or more) and stored hashed, and
+// yields the user's SIP digest credentials for the configured realm
+// (WithSIPRealm); Role defaults to "user".
 func (s *Service) CreateUser(ctx context.Context, actor User, in UserInput) (User, error) {
 	if !isAdmin(actor) {
 		return User{}, fmt.Errorf("creating user: only an administrator may: %w", ErrForbidden)
@@ -169,6 +174,9 @@ func (s *Service) CreateUser(ctx context.Context, actor User, in UserInput) (Use
 	if err := validateRole(in.Role); err != nil {
 		return User{}, err
 	}
+	if err := validateDialOut(in.DialOut); err != nil {
+		return User{}, err
+	}
 	if err := validatePassword(in.Password); err != nil {
 		return User{}, err
 	}
@@ -176,7 +184,9 @@ func (s *Service) CreateUser(ctx context.Context, actor User, in UserInput) (Use
 	if err != nil {
 		return User{}, fmt.Errorf("creating user %s: hashing password: %w", in.ID, err)
 	}
-	u := User{ID: in.ID, DisplayName: in.DisplayName, Email: in.Email, Role: in.Role, PasswordHash: hash, CreatedAt: s.clock()}
+	u := User{ID: in.ID, DisplayName: in.DisplayName, Email: in.Email, Role: in.Role, PasswordHash: hash,
+		DialOut: in.DialOut, CreatedAt: s.clock()}
+	s.setSIPCredentials(&u, in.Password)
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return User{}, fmt.Errorf("creating user %s: %w", u.ID, err)
 	}
@@ -215,7 +225,9 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 
 // UpdateUser changes user in.ID. Administrators may change everything; a
 // user may change his own display name, e-mail and password but not his
-// role. The last administrator cannot be demoted.
+// role or dial-out rule. The last administrator cannot be demoted. A new
+// password also renews the SIP digest credentials: users created before
+// they existed get them the first time their password is set again.
 func (s *Service) UpdateUser(ctx context.Context, actor User, in UserInput) (User, error) {
 	book, err := s.addressBook()
 	if err != nil {
@@ -249,8 +261,17 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, in UserInput) (Use
 			}
 		}
 	}
+	if err := validateDialOut(in.DialOut); err != nil {
+		return User{}, err
+	}
+	if in.DialOut != "" && in.DialOut != old.DialOut && !isAdmin(actor) {
+		return User{}, fmt.Errorf("updating user %s: only an administrator may change a dial-out rule: %w", in.ID, ErrForbidden)
+	}
 	u := old
 	u.DisplayName, u.Email, u.Role = in.DisplayName, in.Email, in.Role
+	if in.DialOut != "" {
+		u.DialOut = in.DialOut
+	}
 	if in.Password != "" {
 		if err := validatePassword(in.Password); err != nil {
 			return User{}, err
@@ -258,6 +279,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, in UserInput) (Use
 		if u.PasswordHash, err = s.HashPassword(in.Password); err != nil {
 			return User{}, fmt.Errorf("updating user %s: hashing password: %w", in.ID, err)
 		}
+		s.setSIPCredentials(&u, in.Password)
 	}
 	if err := book.UpdateUser(ctx, u); err != nil {
 		return User{}, fmt.Errorf("updating user %s: %w", u.ID, err)
@@ -303,6 +325,7 @@ func (s *Service) DeleteUser(ctx context.Context, actor User, id string) error {
 	if err := book.DeleteUser(ctx, id); err != nil {
 		return fmt.Errorf("deleting user %s: %w", id, err)
 	}
+	s.RemoveContacts(ctx, id)
 	s.log.InfoContext(ctx, "user deleted", "user", id, "by", actor.ID)
 	return nil
 }

@@ -46,9 +46,13 @@ type Conference struct {
 	// Tones is "on" (join and leave tones, the default) or "off".
 	Tones string `json:"tones,omitempty"`
 	// DTMFPassthrough lets the others hear the keys a participant presses.
-	DTMFPassthrough bool      `json:"dtmf_passthrough"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	DTMFPassthrough bool `json:"dtmf_passthrough"`
+	// AdmitWithoutConfirmation lets a caller who dials the owner's user ID
+	// while the conference runs join at once, without the owner admitting
+	// him first ("don't request confirmation").
+	AdmitWithoutConfirmation bool      `json:"admit_without_confirmation"`
+	CreatedAt                time.Time `json:"created_at"`
+	UpdatedAt                time.Time `json:"updated_at"`
 }
 
 // GuestRights are what guests of a public conference may do; each right
@@ -84,6 +88,20 @@ type User struct {
 	Role         string    `json:"role"` // user | operator | admin
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// SIPRealm, SIPHA1MD5 and SIPHA1SHA256 are the user's SIP digest
+	// credentials (RFC 7616 §3.4.2 H(username:realm:password) in MD5 and,
+	// RFC 8760, SHA-256) for the realm they were made for. They are set
+	// whenever the password is; a user whose password was last set before
+	// they existed, or for another realm, has none and cannot register a
+	// phone until his password is set again.
+	SIPRealm     string `json:"-"`
+	SIPHA1MD5    string `json:"-"`
+	SIPHA1SHA256 string `json:"-"`
+	// DialOut limits what the server calls on this user's behalf:
+	// "none", "internal" (addresses, users, no telephone trunks) or
+	// "trunks". Empty is the default: trunks for operators and
+	// administrators, internal for users (DialOutRule).
+	DialOut string `json:"dial_out,omitempty"`
 }
 
 // Token is a stored API bearer token (only its hash is kept).
@@ -141,6 +159,41 @@ type ParticipantInfo struct {
 	Remote      string    `json:"remote"`
 	JoinedAt    time.Time `json:"joined_at"`
 	Stats       LegStats  `json:"stats"`
+	// Video is his video (video.go), absent while he has none.
+	Video *VideoInfo `json:"video,omitempty"`
+}
+
+// VideoInfo is the video object of a live participant: his camera's
+// stream as the bridge sees it and what the switching does with it.
+type VideoInfo struct {
+	// Codec is "H264".
+	Codec string `json:"codec"`
+	// Width and Height of his picture, from his stream's SPS; 0 until one
+	// was seen.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// ProfileLevelID is the negotiated H.264 profile-level-id.
+	ProfileLevelID string `json:"profile_level_id,omitempty"`
+	// FramesIn: his complete frames received; FramesOut: frames of the
+	// switched picture sent to him; KeyframesIn: his IDR pictures.
+	FramesIn    uint64 `json:"frames_in"`
+	FramesOut   uint64 `json:"frames_out"`
+	KeyframesIn uint64 `json:"keyframes_in"`
+	// KeyframeRequests: keyframes asked of him (RTCP PLI/FIR, SIP INFO);
+	// KeyframeRequestsReceived: those he asked of the room.
+	KeyframeRequests         uint64 `json:"keyframe_requests"`
+	KeyframeRequestsReceived uint64 `json:"keyframe_requests_received"`
+	PacketsIn                uint64 `json:"packets_in"`
+	PacketsOut               uint64 `json:"packets_out"`
+	Lost                     uint64 `json:"lost"`
+	// Active: his camera is on and sending.
+	Active bool `json:"active"`
+	// OnScreen: others see his video now; Pinned: a moderator (or the
+	// asymmetric mode) pinned him.
+	OnScreen bool `json:"on_screen"`
+	Pinned   bool `json:"pinned"`
+	// Watching is the participant whose video he sees.
+	Watching string `json:"watching,omitempty"`
 }
 
 // LegStats is the stats object of a live participant.

@@ -71,6 +71,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, password string) (generated s
 		return "", fmt.Errorf("hashing the admin password: %w", err)
 	}
 	u := User{ID: AdminUser, DisplayName: "Administrator", Role: UserRoleAdmin, PasswordHash: hash, CreatedAt: s.clock()}
+	s.setSIPCredentials(&u, password) // the admin may register a phone too
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, ErrExists) {
 			// Another process (the CLI) created it first: theirs stands.

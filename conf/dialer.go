@@ -37,6 +37,9 @@ type DialRequest struct {
 	Moderator bool
 	// By is the user who asked for the call, for logs and call records.
 	By User
+	// UserID is the address-book user whose registered device is called,
+	// empty for a call string.
+	UserID string
 }
 
 // DialledLeg is implemented by legs a Dialer placed: the server called
@@ -77,10 +80,18 @@ const (
 	// as an event.
 	DialStatusDialing = "dialing"
 	// DialStatusInvited: the target is invited but cannot be called now
-	// (an address-book user, a conference, or a scheme no dialer
-	// serves); he may still dial in.
+	// (an address-book user with no registered device, a conference, or a
+	// scheme no dialer serves); he may still dial in. For a user the
+	// Message then starts with "not reachable".
 	DialStatusInvited = "invited"
+	// DialStatusMailed: an address-book user with no registered device
+	// was sent the invitation by e-mail.
+	DialStatusMailed = "mailed"
 )
+
+// NotReachable starts the Message of an invited user who can be neither
+// called nor mailed.
+const NotReachable = "not reachable"
 
 // InviteResult says what became of one target of InviteAndDial.
 type InviteResult struct {
@@ -95,9 +106,15 @@ type InviteResult struct {
 type dialState struct {
 	mu      sync.Mutex
 	dialers map[string]Dialer
-	cancels map[*struct{}]context.CancelCauseFunc
+	// cancels holds the cancel function of each call in flight by a
+	// serial number (pointers to zero-size values may all be equal, so
+	// they cannot serve as keys).
+	cancels map[uint64]context.CancelCauseFunc
+	serial  uint64
 	stopped bool
 	wg      sync.WaitGroup
+
+	users userState // registered devices, SIP auth guard, retries (registry.go)
 }
 
 // ErrDialingStopped is the cause given to dials cancelled because the
@@ -123,12 +140,22 @@ func (s *Service) dialerFor(scheme string) Dialer {
 	return s.dial.dialers[scheme]
 }
 
-// InviteAndDial invites targets (call strings or user IDs) into conference
-// confID and calls each one a registered dialer can reach. Every target is
-// parsed first: one that does not parse fails the whole request with a
-// *ValidationError naming it ("participants[2]"), before anything is
-// dialled. Only those who may moderate the conference may invite; tel:
-// targets (paid calls through a trunk) only administrators and operators.
+// InviteAndDial invites targets (call strings, user or group IDs) into
+// conference confID and calls each one a registered dialer can reach.
+// Every target is parsed first: one that does not parse fails the whole
+// request with a *ValidationError naming it ("participants[2]"), before
+// anything is dialled. Only those who may moderate the conference may
+// invite, and the server calls only what the actor's dial-out rule allows
+// (DialOutRule: none calls nobody, internal no telephone numbers); a
+// target the rule forbids fails the whole request with ErrForbidden.
+//
+// An address-book user is called on every device he registered, in
+// parallel; the first to answer joins and the others are cancelled. A
+// user with no registered device is sent the invitation by e-mail when he
+// has an address and a Mailer is configured, else his result says
+// NotReachable. A group invites each member so, with one result for the
+// group.
+//
 // The invitations are recorded and lift earlier removals (see Invite).
 // Calls run in the background, bounded by the Service's life (Close
 // cancels them); their outcome comes as EventDialAnswer or
@@ -159,11 +186,12 @@ func (s *Service) InviteAndDial(ctx context.Context, actor User, confID string, 
 			}
 			return nil, invalid(field, "%v", err)
 		}
-		if t.ViaTrunk && !isStaff(actor) {
-			s.log.WarnContext(ctx, "dial-out refused: telephone numbers need an operator",
-				"conf", confID, "by", actor.ID, "target", t.Display)
-			return nil, fmt.Errorf("dialling telephone number %s (%s): only operators and administrators may call numbers: %w",
-				t.Display, field, ErrForbidden)
+		if t.Kind != TargetConference {
+			if err := mayDial(actor, t); err != nil {
+				s.log.WarnContext(ctx, "dial-out refused by the dial-out rule", "conf", confID, "by", actor.ID,
+					"rule", DialOutRule(actor), "target", t.Display)
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
 		}
 		parsed[i] = t
 		invs[i] = Invitation{Target: strings.Trim(raw, " ")}
@@ -175,52 +203,166 @@ func (s *Service) InviteAndDial(ctx context.Context, actor User, confID string, 
 	}
 	out := make([]InviteResult, len(parsed))
 	for i, t := range parsed {
-		out[i] = InviteResult{Target: t.Display, Kind: t.Kind, Scheme: t.Scheme, Status: DialStatusInvited}
-		var d Dialer
-		switch t.Kind {
-		case TargetAddress:
-			if d = s.dialerFor(t.Scheme); d == nil {
-				out[i].Message = fmt.Sprintf("no %s dialler is configured", t.Scheme)
-			}
-		case TargetUser:
-			out[i].Message = "address-book users are called on their registered devices, which this server does not track yet"
-		case TargetConference:
-			out[i].Message = "conferences are not dialled"
-		}
-		if d == nil {
-			s.emit(Event{Type: EventDialSkipped, ConferenceID: confID, Target: t.Display, By: actor.ID, Cause: out[i].Message})
-			continue
-		}
-		req := DialRequest{ConferenceID: confID, Target: t, DisplayName: c.Name, By: actor}
-		if err := s.startDial(ctx, d, req); err != nil {
-			out[i].Message = err.Error()
-			continue
-		}
-		out[i].Status = DialStatusDialing
+		out[i] = s.dialTarget(ctx, actor, c, t, false, nil)
 	}
 	s.log.InfoContext(ctx, "inviting by call string", "conf", confID, "targets", len(targets), "by", actor.ID)
 	return out, nil
 }
 
-// startDial runs one dial in the background. The call outlives the
-// request that asked for it (an HTTP request ends with its 202), so its
-// context keeps ctx's values but not its cancellation; Close cancels it.
-func (s *Service) startDial(ctx context.Context, d Dialer, req DialRequest) error {
+// dialTarget calls one parsed target into conference c on actor's behalf
+// (his dial-out rule already checked) and says what became of it. retry,
+// when not nil, is how a scheduled start retries calls that fail.
+func (s *Service) dialTarget(ctx context.Context, actor User, c Conference, t Target, moderator bool, retry *retryPolicy) InviteResult {
+	res := InviteResult{Target: t.Display, Kind: t.Kind, Scheme: t.Scheme, Status: DialStatusInvited}
+	switch t.Kind {
+	case TargetAddress:
+		d := s.dialerFor(t.Scheme)
+		if d == nil {
+			res.Message = fmt.Sprintf("no %s dialler is configured", t.Scheme)
+			break
+		}
+		req := DialRequest{ConferenceID: c.ID, Target: t, DisplayName: c.Name, Moderator: moderator, By: actor}
+		if err := s.startCalls(ctx, t.Display, []forkCall{{d, req}}, retry); err != nil {
+			res.Message = err.Error()
+			break
+		}
+		res.Status = DialStatusDialing
+		return res
+	case TargetUser:
+		return s.dialUserOrGroup(ctx, actor, c, t, moderator, retry)
+	case TargetConference:
+		res.Message = "conferences are not dialled"
+	}
+	s.emit(Event{Type: EventDialSkipped, ConferenceID: c.ID, Target: t.Display, By: actor.ID, Cause: res.Message})
+	return res
+}
+
+// dialUserOrGroup rings an address-book user, or each member of a group.
+func (s *Service) dialUserOrGroup(ctx context.Context, actor User, c Conference, t Target, moderator bool, retry *retryPolicy) InviteResult {
+	res := InviteResult{Target: t.Display, Kind: t.Kind, Status: DialStatusInvited}
+	u, err := s.store.GetUser(ctx, t.User)
+	if err == nil {
+		res.Status, res.Message = s.dialUser(ctx, actor, c, u, moderator, retry)
+		return res
+	}
+	if !errors.Is(err, ErrNotFound) {
+		res.Message = fmt.Sprintf("reading user %s: %v", t.User, err)
+		return res
+	}
+	var g Group
+	if s.book != nil {
+		g, err = s.book.GetGroup(ctx, t.User)
+	}
+	if s.book == nil || err != nil {
+		res.Message = NotReachable + ": no such user or group in the address book"
+		s.emit(Event{Type: EventDialSkipped, ConferenceID: c.ID, Target: t.Display, By: actor.ID, Cause: res.Message})
+		return res
+	}
+	counts := map[string]int{}
+	for _, m := range g.Members {
+		mu, err := s.store.GetUser(ctx, m)
+		if err != nil {
+			counts[NotReachable]++
+			continue
+		}
+		st, msg := s.dialUser(ctx, actor, c, mu, moderator, retry)
+		if st == DialStatusInvited && strings.HasPrefix(msg, NotReachable) {
+			st = NotReachable
+		}
+		counts[st]++
+	}
+	if counts[DialStatusDialing] > 0 {
+		res.Status = DialStatusDialing
+	} else if counts[DialStatusMailed] > 0 {
+		res.Status = DialStatusMailed
+	}
+	res.Message = fmt.Sprintf("group of %d: %d called, %d e-mailed, %d %s", len(g.Members),
+		counts[DialStatusDialing], counts[DialStatusMailed], counts[NotReachable]+counts[DialStatusInvited], NotReachable)
+	return res
+}
+
+// dialUser rings every registered device of u, or mails him. It returns
+// the status and message of his result.
+func (s *Service) dialUser(ctx context.Context, actor User, c Conference, u User, moderator bool, retry *retryPolicy) (string, string) {
+	var calls []forkCall
+	for _, b := range s.Contacts(u.ID) {
+		t, err := ParseCallString(b.Contact)
+		if err != nil || t.Kind != TargetAddress {
+			s.log.InfoContext(ctx, "registered contact is not a callable address", "user", u.ID,
+				"contact", contactDisplay(b.Contact), "err", err)
+			continue
+		}
+		d := s.dialerFor(t.Scheme)
+		if d == nil {
+			continue
+		}
+		calls = append(calls, forkCall{d, DialRequest{ConferenceID: c.ID, Target: t, DisplayName: c.Name,
+			Moderator: moderator, By: actor, UserID: u.ID}})
+	}
+	if len(calls) > 0 {
+		if err := s.startCalls(ctx, u.ID, calls, retry); err != nil {
+			return DialStatusInvited, err.Error()
+		}
+		return DialStatusDialing, fmt.Sprintf("ringing %d registered device(s)", len(calls))
+	}
+	if u.Email != "" && s.mail.mailer != nil {
+		s.mailUser(ctx, c, u.Email)
+		return DialStatusMailed, "no registered device; invitation e-mailed"
+	}
+	msg := NotReachable + ": no registered device and no e-mail address"
+	if u.Email != "" {
+		msg = NotReachable + ": no registered device and no mail server configured"
+	}
+	s.emit(Event{Type: EventDialSkipped, ConferenceID: c.ID, Target: u.ID, By: actor.ID, Cause: msg})
+	return DialStatusInvited, msg
+}
+
+// mailUser mails the invitation to c to an address-book user, through the
+// bounded sender of e-mail invitations (guestmail.go). That sender mails
+// only the new mailto: invitations of public conferences, because guests
+// are invited so; a user of the address book may be invited to any
+// conference, so it is handed a copy that names just his address.
+func (s *Service) mailUser(ctx context.Context, c Conference, addr string) {
+	cc := c
+	cc.Access = AccessPublic
+	cc.Invitations = []Invitation{{Target: MailtoScheme + addr}}
+	s.mailNewInvitations(ctx, nil, cc)
+}
+
+// forkCall is one call of a fork: a dialer and what to ask it.
+type forkCall struct {
+	d   Dialer
+	req DialRequest
+}
+
+// ErrAnsweredElsewhere is the cause given to the calls of a fork that
+// lost: another device of the user answered first.
+var ErrAnsweredElsewhere = errors.New("conf: answered on another device")
+
+// startCalls runs, in the background, the calls of one target: several
+// for a user with several devices (the first to answer wins and the
+// others are cancelled), one otherwise. display names the target in
+// events. With retry, failed attempts are repeated (callInvitees). The
+// calls outlive the request that asked for them (an HTTP request ends
+// with its 202), so their context keeps ctx's values but not its
+// cancellation; Close cancels them.
+func (s *Service) startCalls(ctx context.Context, display string, calls []forkCall, retry *retryPolicy) error {
 	s.dial.mu.Lock()
 	if s.dial.stopped {
 		s.dial.mu.Unlock()
 		return ErrDialingStopped
 	}
 	dctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	key := new(struct{})
+	s.dial.serial++
+	key := s.dial.serial
 	if s.dial.cancels == nil {
-		s.dial.cancels = make(map[*struct{}]context.CancelCauseFunc)
+		s.dial.cancels = make(map[uint64]context.CancelCauseFunc)
 	}
 	s.dial.cancels[key] = cancel
 	s.dial.wg.Add(1)
 	s.dial.mu.Unlock()
 
-	s.emit(Event{Type: EventDialing, ConferenceID: req.ConferenceID, Target: req.Target.Display, By: req.By.ID})
+	req := calls[0].req
 	go func() {
 		defer s.dial.wg.Done()
 		defer func() {
@@ -229,21 +371,80 @@ func (s *Service) startDial(ctx context.Context, d Dialer, req DialRequest) erro
 			s.dial.mu.Unlock()
 			cancel(nil)
 		}()
-		res, err := d.Dial(dctx, req)
-		if err != nil {
+		for attempt := 0; ; attempt++ {
+			s.emit(Event{Type: EventDialing, ConferenceID: req.ConferenceID, Target: display, By: req.By.ID})
+			res, err := s.fork(dctx, calls)
+			if err == nil {
+				s.log.InfoContext(dctx, "invited target answered", "conf", req.ConferenceID, "target", display, "leg", res.ParticipantID)
+				s.emit(Event{Type: EventDialAnswer, ConferenceID: req.ConferenceID, Target: display, By: req.By.ID,
+					ParticipantID: res.ParticipantID})
+				return
+			}
 			if cause := context.Cause(dctx); cause != nil && !errors.Is(err, cause) {
 				err = fmt.Errorf("%w (%w)", err, cause)
 			}
-			s.log.InfoContext(dctx, "invited target not reached", "conf", req.ConferenceID, "target", req.Target.Display, "err", err)
-			s.emit(Event{Type: EventDialFailed, ConferenceID: req.ConferenceID, Target: req.Target.Display, By: req.By.ID,
+			s.log.InfoContext(dctx, "invited target not reached", "conf", req.ConferenceID, "target", display,
+				"attempt", attempt+1, "err", err)
+			s.emit(Event{Type: EventDialFailed, ConferenceID: req.ConferenceID, Target: display, By: req.By.ID,
 				Cause: strings.TrimPrefix(err.Error(), "conf: ")})
-			return
+			if retry == nil || attempt >= retry.retries || dctx.Err() != nil || !retry.wait(dctx) {
+				return
+			}
+			if !s.stillWanted(req) {
+				return
+			}
 		}
-		s.log.InfoContext(dctx, "invited target answered", "conf", req.ConferenceID, "target", req.Target.Display, "leg", res.ParticipantID)
-		s.emit(Event{Type: EventDialAnswer, ConferenceID: req.ConferenceID, Target: req.Target.Display, By: req.By.ID,
-			ParticipantID: res.ParticipantID})
 	}()
 	return nil
+}
+
+// fork places calls in parallel and returns the first answer; the other
+// calls are cancelled with ErrAnsweredElsewhere, and one that answered
+// all the same is hung up. With one call it is just that call.
+func (s *Service) fork(ctx context.Context, calls []forkCall) (DialResult, error) {
+	if len(calls) == 1 {
+		return calls[0].d.Dial(ctx, calls[0].req)
+	}
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type outcome struct {
+		res DialResult
+		err error
+	}
+	ch := make(chan outcome, len(calls))
+	for _, fc := range calls {
+		go func() {
+			res, err := fc.d.Dial(fctx, fc.req)
+			ch <- outcome{res, err}
+		}()
+	}
+	var won *DialResult
+	var errs []error
+	for range calls {
+		o := <-ch
+		switch {
+		case o.err != nil:
+			if !errors.Is(o.err, ErrAnsweredElsewhere) {
+				errs = append(errs, o.err)
+			}
+		case won == nil:
+			won = &o.res
+			cancel(ErrAnsweredElsewhere)
+		default:
+			s.hangUpParticipant(calls[0].req.ConferenceID, o.res.ParticipantID, ErrAnsweredElsewhere)
+		}
+	}
+	if won != nil {
+		return *won, nil
+	}
+	return DialResult{}, fmt.Errorf("no device answered: %w", errors.Join(errs...))
+}
+
+// hangUpParticipant hangs up live participant pid, if he is still there.
+func (s *Service) hangUpParticipant(confID, pid string, cause error) {
+	if p, err := s.liveParticipant(confID, pid); err == nil {
+		p.leg.Hangup(cause)
+	}
 }
 
 // StopDialing cancels the dials in flight with ErrDialingStopped, refuses

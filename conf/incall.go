@@ -81,6 +81,9 @@ func (c *Call) inCall(ctx context.Context, p *Participant) {
 				c.leg.StopPlaying() // type-ahead
 				playing = nil
 			}
+			if c.admissionDigit(ctx, p, d) {
+				continue // the owner answered a caller asking to join (owner_call.go)
+			}
 			if pass != nil && !m.enteringPIN() {
 				pass.PassDigit(rune(d)) // never the digits of a PIN
 			}

@@ -384,6 +384,7 @@ func (s *Service) LiveParticipants(ctx context.Context, id string) ([]LivePartic
 				Codec:       st.Codec,
 				Remote:      remote,
 				JoinedAt:    p.joinedAt,
+				Video:       s.participantVideo(p),
 				Stats: LegStats{
 					PacketsIn:  st.PacketsIn,
 					PacketsOut: st.PacketsOut,

@@ -141,6 +141,7 @@ func (s *Service) CheckSchedules(ctx context.Context) error {
 		if start {
 			s.emit(Event{Type: EventStarted, ConferenceID: c.ID})
 			s.log.InfoContext(ctx, "scheduled conference started", "conf", c.ID, "end", cur.end)
+			s.callInviteesAtStart(ctx, c)
 		}
 	}
 	return nil

@@ -82,6 +82,15 @@ type call struct {
 	clientOffer bool        // our re-INVITE/UPDATE is outstanding
 	timer       sessionTimer
 	muted       bool // the moderator closed this caller's microphone
+	// mediaRoom is the bridge room the call's media is in: the lobby's or
+	// the conference's (room is set only for the latter).
+	mediaRoom string
+	// video is the call's video leg, nil without video (call_video.go);
+	// videoParams is its negotiated stream once videoStarted.
+	video        callleg.VideoLeg
+	videoParams  bridge.VideoParams
+	videoStarted bool
+	cameraMuted  bool // conf keeps the caller's video off screen
 }
 
 // pendingAck is a 2xx to an INVITE that is retransmitted until its ACK.
@@ -239,6 +248,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	room := dialin.Room()
 	c.mu.Lock()
 	c.dialin = dialin
+	c.mediaRoom = room
 	if dialin.ParticipantID() != "" {
 		c.room = room
 	}
@@ -290,13 +300,20 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		}
 		c.mu.Lock()
 		c.stream, c.started = neg.Audio, true
-		answer = c.sdpLocked(neg.Lines)
+		c.mu.Unlock()
+		lines := c.answerVideo(body, neg.Lines)
+		c.mu.Lock()
+		answer = c.sdpLocked(lines)
 		c.mu.Unlock()
 		c.log.Info("media negotiated", "codec", neg.Audio.Codec.Name, "pt", neg.Audio.PayloadType,
 			"remote", neg.Audio.Remote.String(), "direction", bridgeDirectionName(neg.Audio.Direction))
 	} else {
+		lines := []MediaLine{s.offerLine(s.prefs, leg.LocalPort(), dirSendRecv)}
+		if vl, ok := c.videoOffer(); ok {
+			lines = append(lines, vl)
+		}
 		c.mu.Lock()
-		answer = c.sdpLocked([]MediaLine{s.offerLine(s.prefs, leg.LocalPort(), dirSendRecv)})
+		answer = c.sdpLocked(lines)
 		c.mu.Unlock()
 	}
 
@@ -441,7 +458,8 @@ func sameLines(a, b []MediaLine) bool {
 	for i := range a {
 		if a[i].Media != b[i].Media || a[i].Port != b[i].Port || a[i].Proto != b[i].Proto ||
 			strings.Join(a[i].Formats, " ") != strings.Join(b[i].Formats, " ") ||
-			strings.Join(a[i].Attributes, "\n") != strings.Join(b[i].Attributes, "\n") {
+			strings.Join(a[i].Attributes, "\n") != strings.Join(b[i].Attributes, "\n") ||
+			strings.Join(a[i].Bandwidth, "\n") != strings.Join(b[i].Bandwidth, "\n") {
 			return false
 		}
 	}
@@ -546,6 +564,7 @@ func (c *call) handleAck(req *sipmsg.Request) {
 	c.mu.Unlock()
 	c.log.Info("media negotiated", "codec", st.Codec.Name, "pt", st.PayloadType, "remote", st.Remote.String(),
 		"direction", bridgeDirectionName(st.Direction))
+	c.applyVideoAnswer(req.Body())
 }
 
 // onMediaEvent receives the leg's events; it must not block.
@@ -637,7 +656,7 @@ func (c *call) terminate(cause error, bye bool) {
 	c.state = stateTerminated
 	c.clearAckLocked()
 	c.timer.stopLocked()
-	leg, part, dialin := c.leg, c.part, c.dialin
+	leg, part, dialin, video := c.leg, c.part, c.dialin, c.video
 	c.mu.Unlock()
 
 	c.cancel(cause)
@@ -650,6 +669,9 @@ func (c *call) terminate(cause error, bye bool) {
 	}
 	if leg != nil {
 		leg.Close(cause)
+	}
+	if video != nil {
+		video.Close(cause)
 	}
 	if prev != stateEarly {
 		c.s.m.active.Dec()

@@ -52,6 +52,16 @@ type Config struct {
 	// in-band, which the bridge detects, or by INFO.
 	NoTelephoneEvent bool
 
+	// Video (call_video.go).
+
+	// VideoEnabled answers and offers an H.264 video m-line when the media
+	// factory also makes video legs (callleg.VideoFactory); otherwise video
+	// lines are rejected with port 0 and calls go on with audio.
+	VideoEnabled bool
+	// Video is the conference-wide video format every sender is asked for
+	// and every receiver must decode; zero fields take DefaultVideoFormat's.
+	Video VideoFormat
+
 	// Dial-out (dialout.go).
 
 	// Trunks hold digest credentials for the hosts we call: a 401/407 from
@@ -93,6 +103,11 @@ func (c Config) withDefaults() (Config, []codec.Info, error) {
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = DefaultRingTimeout
+	}
+	if c.VideoEnabled {
+		if _, err := c.Video.compile(); err != nil {
+			return c, nil, fmt.Errorf("video format: %w", err)
+		}
 	}
 	if err := checkTrunks(c.Trunks); err != nil {
 		return c, nil, err

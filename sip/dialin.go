@@ -98,6 +98,7 @@ func (c *call) Enter(id string) error {
 	c.mu.Lock()
 	c.room = id
 	c.mu.Unlock()
+	c.moveVideo(id)
 	c.log.Info("entered conference from the lobby", "entered", id)
 	return nil
 }

@@ -181,11 +181,18 @@ func (s *Server) dialOut(ctx context.Context, req conf.DialRequest) (conf.DialRe
 	}
 	c.mu.Lock()
 	c.leg = leg
+	c.mediaRoom = req.ConferenceID
 	line := s.offerLine(s.prefs, leg.LocalPort(), dirSendRecv)
 	if t.Postdial != "" {
 		line = withoutTelephoneEvent(line)
 	}
-	offer := c.sdpLocked([]MediaLine{line})
+	c.mu.Unlock()
+	lines := []MediaLine{line}
+	if vl, ok := c.videoOffer(); ok {
+		lines = append(lines, vl)
+	}
+	c.mu.Lock()
+	offer := c.sdpLocked(lines)
 	c.mu.Unlock()
 
 	res, inv, err := s.invite(ctx, c, offer)
@@ -562,6 +569,7 @@ func (s *Server) answered(c *call, inv *sipmsg.Request, res *sipmsg.Response) er
 	c.stream, c.started = sp, true
 	c.mu.Unlock()
 	c.log.Info("media negotiated", "codec", sp.Codec.Name, "pt", sp.PayloadType, "remote", sp.Remote.String())
+	c.applyVideoAnswer(res.Body())
 	return nil
 }
 

@@ -1,9 +1,9 @@
 // Package sip is Roomgate's SIP signalling: it accepts calls from room
-// systems and softphones over UDP and TCP, negotiates one audio stream per
-// call with SDP offer/answer (RFC 3264), asks conf whether the caller may
-// join the conference named in the Request-URI, and drives the call's media
-// leg in the bridge through hold, resume, codec changes, session timers
-// (RFC 4028) and hang-up.
+// systems and softphones over UDP and TCP, negotiates one audio stream (and
+// one H.264 video stream) per call with SDP offer/answer (RFC 3264), asks
+// conf whether the caller may join the conference named in the Request-URI,
+// and drives the call's media legs in the bridge through hold, resume,
+// codec changes, session timers (RFC 4028) and hang-up.
 //
 // It owns the SIP dialogs and nothing else: it never decides policy (conf
 // does, through the Conferences interface) and never touches RTP (the bridge
@@ -48,6 +48,16 @@
 //     counted, never refused, so a flood cannot become a storm of errors.
 //     Server.SendDTMF sends digits by INFO to peers that did not negotiate
 //     telephone-event; RFC 4733 sending belongs to the media leg.
+//   - Video (Config.VideoEnabled, call_video.go): the first main video
+//     line of an offer gets a video leg beside the audio leg (same ID and
+//     room, its own ports), answered in the conference's H.264 format
+//     (sdp_video.go, with b=AS and b=TIAS); a line that cannot meet it is
+//     answered with port 0, the reason logged, and the call goes on with
+//     audio. Renegotiations update the leg; dropping video makes it
+//     inactive rather than closing it, so the picture sent keeps its SSRC.
+//     INFO application/media_control+xml picture_fast_update (RFC 5168)
+//     asks the source the caller sees for a keyframe; a caller that
+//     negotiated neither PLI nor FIR is asked for keyframes the same way.
 //
 // Dial-out (Server.Dialer, a conf.Dialer for sip:, sips: and tel:) is in
 // dialout.go. The IVR lobby for calls without a conference, digest

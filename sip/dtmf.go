@@ -39,7 +39,7 @@ const (
 	// twelve seconds, longer than any PIN or extension.
 	maxSendDigits = 64
 	// infoAccept is the Accept header of a 415 answer to an INFO.
-	infoAccept = dtmf.ContentTypeRelay + ", " + dtmf.ContentTypeDTMF
+	infoAccept = dtmf.ContentTypeRelay + ", " + dtmf.ContentTypeDTMF + ", " + ContentTypeMediaControl
 )
 
 // DigitEvent is one DTMF key press on a SIP call, handed to Config.OnDigit.
@@ -130,6 +130,10 @@ func (c *call) handleInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
+	}
+	if isMediaControl(ct) {
+		c.handleMediaControl(req, tx)
+		return
 	}
 	info, err := dtmf.ParseInfo(ct, body)
 	switch {

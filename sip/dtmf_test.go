@@ -165,7 +165,7 @@ func TestInfoBadBodies(t *testing.T) {
 		{"application/dtmf", "55", 400, "Bad Request"},
 		{"application/dtmf", strings.Repeat("5", 5000), 400, "too large"},
 		{"text/plain", "5", 415, "Unsupported Media Type"},
-		{"application/media_control+xml", "<media_control/>", 415, "Unsupported Media Type"},
+		{"application/media_control+xml", "<media_control>", 400, "media_control"},
 		{"", "Signal=5\r\n", 415, "Unsupported Media Type"},
 	} {
 		res := d.info(tc.ct, tc.body)

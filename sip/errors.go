@@ -38,6 +38,11 @@ var (
 	// ErrNotSupported is returned for what a call cannot do, such as
 	// sending DTMF as RFC 4733 events, which only the media path can.
 	ErrNotSupported = errors.New("sip: not supported")
+	// ErrBadMediaControl means an application/media_control+xml body
+	// (RFC 5168) could not be read.
+	ErrBadMediaControl = errors.New("sip: bad media_control body")
+	// ErrNoVideo is returned for a video operation on a call without video.
+	ErrNoVideo = errors.New("sip: call has no video")
 )
 
 // StatusError is a failure that maps to a SIP final response.

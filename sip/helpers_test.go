@@ -144,13 +144,18 @@ func newFakeConfs() *fakeConfs {
 }
 
 func (f *fakeConfs) Join(ctx context.Context, req conf.JoinRequest) (Participant, error) {
+	return f.join(ctx, req, "")
+}
+
+// join admits req; pin is set before the test can see the participant.
+func (f *fakeConfs) join(ctx context.Context, req conf.JoinRequest, pin string) (Participant, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.errs[req.ConferenceID]; err != nil {
 		return nil, fmt.Errorf("joining %s: %w", req.ConferenceID, err)
 	}
 	f.n++
-	p := &fakeParticipant{id: "p" + strconv.Itoa(f.n), req: req}
+	p := &fakeParticipant{id: "p" + strconv.Itoa(f.n), req: req, pin: pin}
 	f.joined[p.id] = p
 	f.joins <- p
 	if req.ConferenceID == "480480" {
@@ -193,13 +198,12 @@ func (f *fakeConfs) Admit(ctx context.Context, d conf.DialIn) (DialInCall, error
 		f.mu.Unlock()
 		return fd, nil
 	}
-	p, err := f.Join(ctx, conf.JoinRequest{ConferenceID: d.ConferenceID, DisplayName: d.DisplayName,
-		Protocol: d.Protocol, Remote: d.Remote, Leg: d.Leg})
+	p, err := f.join(ctx, conf.JoinRequest{ConferenceID: d.ConferenceID, DisplayName: d.DisplayName,
+		Protocol: d.Protocol, Remote: d.Remote, Leg: d.Leg}, d.PIN)
 	if err != nil {
 		return nil, err
 	}
 	fd.p, fd.room = p.(*fakeParticipant), d.ConferenceID
-	fd.p.pin = d.PIN
 	return fd, nil
 }
 

@@ -137,7 +137,16 @@ func (c *call) handleReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		if !c.started {
 			dir = dirSendRecv
 		}
-		out = c.sdpLocked([]MediaLine{c.s.offerLine(prefsFor(c.s.prefs, cur), c.leg.LocalPort(), dir)})
+		lines := []MediaLine{c.s.offerLine(prefsFor(c.s.prefs, cur), c.leg.LocalPort(), dir)}
+		hasVideo := c.video != nil
+		c.mu.Unlock()
+		if hasVideo {
+			if vl, ok := c.videoOffer(); ok {
+				lines = append(lines, vl)
+			}
+		}
+		c.mu.Lock()
+		out = c.sdpLocked(lines)
 		c.mu.Unlock()
 	}
 	res := c.response(req, 200, "OK", out)
@@ -214,7 +223,10 @@ func (c *call) applyOffer(body []byte) ([]byte, error) {
 	}
 	c.mu.Lock()
 	c.stream, c.started = neg.Audio, true
-	out := c.sdpLocked(neg.Lines)
+	c.mu.Unlock()
+	lines := c.answerVideo(body, neg.Lines)
+	c.mu.Lock()
+	out := c.sdpLocked(lines)
 	c.mu.Unlock()
 	c.log.Info("media renegotiated", "codec", neg.Audio.Codec.Name, "pt", neg.Audio.PayloadType,
 		"remote", neg.Audio.Remote.String(), "direction", bridgeDirectionName(neg.Audio.Direction),

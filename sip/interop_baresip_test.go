@@ -50,10 +50,11 @@ func (l recordingLeg) Update(p bridge.StreamParams) error {
 
 // baresip is a running baresip driven over its ctrl_tcp module.
 type baresip struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	conn net.Conn
-	rd   *bufio.Reader
+	t       *testing.T
+	cmd     *exec.Cmd
+	conn    net.Conn
+	rd      *bufio.Reader
+	outPath string // its stdout and stderr
 }
 
 // startBaresip runs baresip with a fresh config on free loopback ports. The
@@ -62,13 +63,19 @@ type baresip struct {
 // on new ones.
 func startBaresip(t *testing.T, codecs string) *baresip {
 	t.Helper()
+	return startBaresipWith(t, codecs, "")
+}
+
+// startBaresipWith is startBaresip with more config lines (modules, video).
+func startBaresipWith(t *testing.T, codecs, extra string) *baresip {
+	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
 		t.Fatalf("baresip is not installed (apt-get install baresip): %v", err)
 	}
 	const attempts = 5
 	for i := 1; ; i++ {
-		b, out, err := tryStartBaresip(t, bin, codecs)
+		b, out, err := tryStartBaresip(t, bin, codecs, extra)
 		if err == nil {
 			return b
 		}
@@ -80,7 +87,7 @@ func startBaresip(t *testing.T, codecs string) *baresip {
 }
 
 // tryStartBaresip starts baresip once; on failure it returns its output.
-func tryStartBaresip(t *testing.T, bin, codecs string) (*baresip, string, error) {
+func tryStartBaresip(t *testing.T, bin, codecs, extra string) (*baresip, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	sipPort, ctrlPort := freePort(t, "udp"), freePort(t, "tcp")
@@ -105,7 +112,7 @@ module_tmp account.so
 module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:%d
-`, sipPort, lo, hi, ctrlPort)
+%s`, sipPort, lo, hi, ctrlPort, extra)
 	for name, content := range map[string]string{
 		"config":   cfg,
 		"accounts": fmt.Sprintf("<sip:alice@127.0.0.1:%d>;regint=0;audio_codecs=%s\n", sipPort, codecs),
@@ -129,7 +136,7 @@ ctrl_tcp_listen 127.0.0.1:%d
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	b := &baresip{t: t, cmd: cmd}
+	b := &baresip{t: t, cmd: cmd, outPath: outPath}
 	stop := func() {
 		if b.conn != nil {
 			b.conn.Close()

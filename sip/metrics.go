@@ -17,6 +17,9 @@ type metrics struct {
 	calls     *prometheus.CounterVec
 	active    prometheus.Gauge
 	dtmfVec   *prometheus.CounterVec
+	// fastUpdates counts RFC 5168 picture_fast_update INFOs by direction
+	// (received, sent).
+	fastUpdates *prometheus.CounterVec
 	// dtmf holds the series of dtmfVec by source and verdict, resolved
 	// once so that counting a digit allocates nothing.
 	dtmf [dtmfSources + 1][dtmfVerdicts + 1]prometheus.Counter
@@ -65,6 +68,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "DTMF digits received on SIP calls, by source (rfc4733, info) and verdict " +
 				"(accepted, duplicate, garbage, limited).",
 		}, []string{"source", "verdict"}),
+		fastUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomgate_sip_video_fast_updates_total",
+			Help: "SIP INFO picture_fast_update keyframe requests, by direction (received, sent).",
+		}, []string{"direction"}),
 	}
 	// A SIP call hears digits by these two methods only.
 	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceINFO, dtmf.SourceInband} {
@@ -75,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.malformed, m.calls, m.active, m.dtmfVec} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.malformed, m.calls, m.active, m.dtmfVec, m.fastUpdates} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if errors.As(err, &already) {

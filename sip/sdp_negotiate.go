@@ -59,6 +59,9 @@ type MediaLine struct {
 	// Formats are the payload formats of the line; for rejected lines they
 	// echo the offer's list, as RFC 3264 §6 requires at least one.
 	Formats []string
+	// Bandwidth are the b= lines of the m-line, without "b=" ("AS:2100",
+	// "TIAS:2000000"); BuildSDP writes them after the m= line (RFC 4566 §5).
+	Bandwidth []string
 	// Attributes are the a= lines, without "a=".
 	Attributes []string
 }
@@ -643,6 +646,13 @@ func BuildSDP(ls LocalSession, lines []MediaLine) []byte {
 		user, ls.SessionID, ls.Version, addrType, ls.Addr, user, addrType, ls.Addr)
 	for _, l := range lines {
 		fmt.Fprintf(&b, "m=%s %d %s %s\r\n", l.Media, l.Port, l.Proto, strings.Join(l.Formats, " "))
+		if l.Port != 0 {
+			for _, bw := range l.Bandwidth {
+				b.WriteString("b=")
+				b.WriteString(bw)
+				b.WriteString("\r\n")
+			}
+		}
 		for _, a := range l.Attributes {
 			b.WriteString("a=")
 			b.WriteString(a)

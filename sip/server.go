@@ -75,6 +75,8 @@ type Server struct {
 	stopWatch func() bool
 	// done is closed when Close has finished.
 	done chan struct{}
+	// registrar answers REGISTER when set (SetRegistrar, registrar.go).
+	registrar atomic.Pointer[Registrar]
 }
 
 // maxUDPMessage is the largest SIP message we send over UDP.
@@ -184,7 +186,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.byeCtx, s.byeCancel = context.WithCancel(context.Background())
 
 	for _, m := range []sipmsg.RequestMethod{sipmsg.INVITE, sipmsg.ACK, sipmsg.BYE, sipmsg.CANCEL,
-		sipmsg.OPTIONS, sipmsg.INFO, sipmsg.UPDATE} {
+		sipmsg.OPTIONS, sipmsg.INFO, sipmsg.UPDATE, sipmsg.REGISTER} {
 		srv.OnRequest(m, s.handle)
 	}
 	srv.OnNoRoute(s.handle)
@@ -381,9 +383,13 @@ func (s *Server) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	toTag, _ := req.To().Params.Get("tag")
 	switch {
 	case req.Method == sipmsg.INVITE && toTag == "":
-		s.handleInvite(req, tx)
+		if !s.routeUserCall(req, tx) { // calls to users (registrar_calls.go)
+			s.handleInvite(req, tx)
+		}
 	case req.Method == sipmsg.OPTIONS && toTag == "":
 		s.respondCapabilities(tx, req)
+	case req.Method == sipmsg.REGISTER && s.registrar.Load() != nil:
+		s.handleRegister(s.registrar.Load(), req, tx)
 	case req.Method == sipmsg.ACK:
 		if c := s.lookup(req); c != nil {
 			c.handleAck(req)

@@ -23,7 +23,7 @@ var (
 // ListUsers returns every user ordered by ID.
 func (s *SQLite) ListUsers(ctx context.Context) ([]conf.User, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, display_name, email, role, password_hash, created_at FROM users ORDER BY id`)
+		`SELECT `+userColumns+` FROM users ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing users: %w", err)
 	}
@@ -32,7 +32,7 @@ func (s *SQLite) ListUsers(ctx context.Context) ([]conf.User, error) {
 	for rows.Next() {
 		var u conf.User
 		var created int64
-		if err := rows.Scan(&u.ID, &u.DisplayName, &u.Email, &u.Role, &u.PasswordHash, &created); err != nil {
+		if err := rows.Scan(userFields(&u, &created)...); err != nil {
 			return nil, fmt.Errorf("listing users: %w", err)
 		}
 		u.CreatedAt = fromMicros(created)
@@ -47,8 +47,10 @@ func (s *SQLite) ListUsers(ctx context.Context) ([]conf.User, error) {
 // UpdateUser replaces user u.ID; conf.ErrNotFound when there is none.
 func (s *SQLite) UpdateUser(ctx context.Context, u conf.User) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, role = ?, password_hash = ?
-			WHERE id = ?`, u.DisplayName, u.Email, u.Role, u.PasswordHash, u.ID)
+		res, err := tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, role = ?, password_hash = ?,
+			sip_realm = ?, sip_ha1_md5 = ?, sip_ha1_sha256 = ?, dial_out = ?
+			WHERE id = ?`, u.DisplayName, u.Email, u.Role, u.PasswordHash,
+			u.SIPRealm, u.SIPHA1MD5, u.SIPHA1SHA256, u.DialOut, u.ID)
 		return affectedOne(res, err, "updating user "+u.ID)
 	})
 }

@@ -117,6 +117,18 @@ var migrations = []migration{
 			) WITHOUT ROWID`,
 		},
 	},
+	{
+		// Users of earlier versions get empty credentials: they register
+		// SIP phones once their password is set again.
+		version: 3,
+		name:    "SIP digest credentials and dial-out rule of users",
+		stmts: []string{
+			`ALTER TABLE users ADD COLUMN sip_realm TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN sip_ha1_md5 TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN sip_ha1_sha256 TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN dial_out TEXT NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // latestVersion is the schema version this program writes.

@@ -153,7 +153,7 @@ func (s *SQLite) Path() string { return s.path }
 // Statements prepared by prepare.
 const (
 	getConferenceSQL = `SELECT ` + conferenceColumns + ` FROM conferences WHERE id = ?`
-	getUserSQL       = `SELECT id, display_name, email, role, password_hash, created_at FROM users WHERE id = ?`
+	getUserSQL       = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 	getTokenSQL      = `SELECT user_id, expires_at FROM tokens WHERE hash = ?`
 	isBannedSQL      = `SELECT EXISTS (SELECT 1 FROM conference_bans WHERE conference_id = ? AND subject = ?)`
 	recordCallSQL    = `INSERT INTO call_records
@@ -387,12 +387,23 @@ func (s *SQLite) DeleteConference(ctx context.Context, id string) error {
 
 // ---- users and tokens ----
 
+// userColumns are the columns of a user, in the order userFields scans.
+const userColumns = `id, display_name, email, role, password_hash, created_at,
+	sip_realm, sip_ha1_md5, sip_ha1_sha256, dial_out`
+
+// userFields are the scan destinations of userColumns.
+func userFields(u *conf.User, created *int64) []any {
+	return []any{&u.ID, &u.DisplayName, &u.Email, &u.Role, &u.PasswordHash, created,
+		&u.SIPRealm, &u.SIPHA1MD5, &u.SIPHA1SHA256, &u.DialOut}
+}
+
 // CreateUser inserts u; conf.ErrExists when its ID is taken.
 func (s *SQLite) CreateUser(ctx context.Context, u conf.User) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, display_name, email, role, password_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-			u.ID, u.DisplayName, u.Email, u.Role, u.PasswordHash, micros(u.CreatedAt))
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+			u.ID, u.DisplayName, u.Email, u.Role, u.PasswordHash, micros(u.CreatedAt),
+			u.SIPRealm, u.SIPHA1MD5, u.SIPHA1SHA256, u.DialOut)
 		if err != nil {
 			return fmt.Errorf("creating user %s: %w", u.ID, err)
 		}
@@ -409,7 +420,7 @@ func (s *SQLite) CreateUser(ctx context.Context, u conf.User) error {
 func (s *SQLite) GetUser(ctx context.Context, id string) (conf.User, error) {
 	var u conf.User
 	var created int64
-	err := s.getUser.QueryRowContext(ctx, id).Scan(&u.ID, &u.DisplayName, &u.Email, &u.Role, &u.PasswordHash, &created)
+	err := s.getUser.QueryRowContext(ctx, id).Scan(userFields(&u, &created)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return conf.User{}, fmt.Errorf("user %s: %w", id, conf.ErrNotFound)
 	}

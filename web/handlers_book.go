@@ -55,11 +55,13 @@ type userBody struct {
 	Email       string          `json:"email"`
 	Role        string          `json:"role"`
 	Password    string          `json:"password"`
+	DialOut     string          `json:"dial_out"`
 	CreatedAt   json.RawMessage `json:"created_at"`
 }
 
 func (b userBody) input() conf.UserInput {
-	return conf.UserInput{ID: b.ID, DisplayName: b.DisplayName, Email: b.Email, Role: b.Role, Password: b.Password}
+	return conf.UserInput{ID: b.ID, DisplayName: b.DisplayName, Email: b.Email, Role: b.Role, Password: b.Password,
+		DialOut: b.DialOut}
 }
 
 type userList struct {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"github.com/roomgate/roomgate/bridge/prompt"
 	"github.com/roomgate/roomgate/h323/ras"
+	"github.com/roomgate/roomgate/internal/callleg"
+	"github.com/roomgate/roomgate/internal/cameramedia"
 	"github.com/roomgate/roomgate/mail"
+	"github.com/roomgate/roomgate/rtsp"
 	"io"
 	"log/slog"
 	"net"
@@ -75,7 +78,8 @@ type server struct {
 	bridge *bridge.Bridge
 	sip    *sip.Server
 	h323   *call.Server
-	gk     *ras.Client   // nil without h323.gatekeeper
+	gk     *ras.Client // nil without h323.gatekeeper
+	rtsp   *rtsp.Dialer
 	gkDone chan struct{} // closed when keepGatekeeperAliases returned
 	http   *web.Server
 
@@ -146,7 +150,10 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		}
 		opts = append(opts, conf.WithMailer(m))
 	}
+	opts = append(opts, conf.WithSIPRealm(cfg.SIP.Realm), conf.WithInviteRetries(cfg.Invite.Retries, cfg.Invite.RetryInterval))
 	s.svc = conf.NewService(s.store, log, opts...)
+	// Video switching: the hold time, and switches on the event stream.
+	s.bridge.SetVideoConfig(bridge.VideoConfig{Hold: cfg.Video.SwitchHold, OnSwitch: s.svc.VideoSwitched})
 	// Run hangs up live legs of conferences deleted behind the server's
 	// back (by the CLI on the same store) until the server stops.
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -154,7 +161,10 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 	s.runDone = make(chan struct{})
 	go func() {
 		defer close(s.runDone)
+		videoDone := make(chan struct{})
+		go func() { defer close(videoDone); s.svc.RunVideo(runCtx) }() // presenter pins, camera mutes
 		s.svc.Run(runCtx, 0)
+		<-videoDone
 	}()
 	generated, err := s.svc.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
@@ -165,6 +175,11 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		log.Warn("created API account admin with a generated password; it is shown only this once", "username", "admin", "password", generated)
 	}
 
+	videoFormat, err := sip.VideoFormatFor(cfg.Video.MaxWidth, cfg.Video.MaxHeight, cfg.Video.MaxFPS, cfg.Video.MaxBitrateKbps)
+	if err != nil {
+		return nil, &config.KeyError{Key: "video.max_width", Value: fmt.Sprintf("%dx%d at %d fps", cfg.Video.MaxWidth, cfg.Video.MaxHeight, cfg.Video.MaxFPS),
+			Accepted: "a picture size and frame rate within H.264 level 5.2 (" + err.Error() + ")"}
+	}
 	s.sip, err = sip.NewServer(sip.Config{
 		Listen:           cfg.SIP.Listen,
 		PublicAddress:    cfg.SIP.PublicAddress,
@@ -176,10 +191,17 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		RingTimeout:      cfg.SIP.RingTimeout,
 		OutboundProxy:    cfg.SIP.OutboundProxy,
 		NoTelephoneEvent: !cfg.DTMF.TelephoneEvent,
+		VideoEnabled:     cfg.Video.Enabled,
+		Video:            videoFormat,
 	}, sip.BridgeMedia(s.bridge), sip.ConfService(s.svc), log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring SIP: %w", err)
 	}
+	registrar, err := sip.NewRegistrar(sip.RegistrarConfig{Realm: cfg.SIP.Realm}, s.svc, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the SIP registrar: %w", err)
+	}
+	s.sip.SetRegistrar(registrar)
 	if err := s.sip.Start(ctx); err != nil {
 		s.sip = nil
 		return nil, fmt.Errorf("starting SIP on %s: %w", cfg.SIP.Listen, err)
@@ -195,7 +217,9 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 			return nil, &config.KeyError{Key: "h323.gatekeeper", Value: cfg.H323.Gatekeeper, Accepted: "host[:port] of a gatekeeper (" + err.Error() + ")"}
 		}
 	}
-	h323cfg := call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs, Alias: cfg.H323.Alias, RingTimeout: cfg.SIP.RingTimeout}
+	h323cfg := call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs, Alias: cfg.H323.Alias, RingTimeout: cfg.SIP.RingTimeout,
+		Video: call.VideoFormat{Disabled: !cfg.Video.Enabled, MaxWidth: cfg.Video.MaxWidth, MaxHeight: cfg.Video.MaxHeight,
+			MaxFPS: cfg.Video.MaxFPS, MaxBitrateKbps: cfg.Video.MaxBitrateKbps}}
 	if s.gk != nil {
 		h323cfg.Gatekeeper = s.gk
 	}
@@ -220,6 +244,17 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		go s.keepGatekeeperAliases(runCtx)
 	}
 
+	// IP cameras: rtsp:// invitations pull them into the conference.
+	s.rtsp, err = rtsp.NewDialer(callleg.ConfService(s.svc), cameramedia.New(s.bridge, log), rtsp.Config{
+		Transport: cfg.RTSP.Transport, ConnectTimeout: cfg.RTSP.ConnectTimeout, ReadTimeout: cfg.RTSP.ReadTimeout,
+		Retries: cfg.RTSP.Retries, Reconnects: cfg.RTSP.Reconnects,
+		Backoff: rtsp.Backoff{Initial: cfg.RTSP.BackoffInitial, Max: cfg.RTSP.BackoffMax},
+	}, log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring RTSP: %w", err)
+	}
+	s.svc.RegisterDialer(s.rtsp)
+
 	s.http = web.NewServer(web.Config{Listen: cfg.HTTP.Listen}, s.svc,
 		promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), log)
 	if err := s.http.Start(ctx); err != nil {
@@ -235,6 +270,9 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 func (s *server) Close() {
 	if s.svc != nil {
 		s.svc.StopDialing() // no new outgoing calls while shutting down
+	}
+	if s.rtsp != nil {
+		s.rtsp.Close(conf.ErrDialingStopped) // cameras stop pulling
 	}
 	if s.sip != nil {
 		if err := s.sip.Close(); err != nil {

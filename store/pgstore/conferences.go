@@ -148,12 +148,14 @@ func (s *Store) DeleteConference(ctx context.Context, id string) error {
 
 // ---- users and tokens ----
 
-const userColumns = `id, display_name, email, role, password_hash, created_at`
+const userColumns = `id, display_name, email, role, password_hash, created_at,
+	sip_realm, sip_ha1_md5, sip_ha1_sha256, dial_out`
 
 func scanUser(row pgx.Row) (conf.User, error) {
 	var u conf.User
 	var created time.Time
-	if err := row.Scan(&u.ID, &u.DisplayName, &u.Email, &u.Role, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.DisplayName, &u.Email, &u.Role, &u.PasswordHash, &created,
+		&u.SIPRealm, &u.SIPHA1MD5, &u.SIPHA1SHA256, &u.DialOut); err != nil {
 		return conf.User{}, err
 	}
 	u.CreatedAt = utc(created)
@@ -163,8 +165,9 @@ func scanUser(row pgx.Row) (conf.User, error) {
 // CreateUser inserts u; conf.ErrExists when its ID is taken.
 func (s *Store) CreateUser(ctx context.Context, u conf.User) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-		txt(u.ID), txt(u.DisplayName), txt(u.Email), txt(u.Role), txt(u.PasswordHash), u.CreatedAt.UTC())
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+		txt(u.ID), txt(u.DisplayName), txt(u.Email), txt(u.Role), txt(u.PasswordHash), u.CreatedAt.UTC(),
+		txt(u.SIPRealm), txt(u.SIPHA1MD5), txt(u.SIPHA1SHA256), txt(u.DialOut))
 	return insertedOne(tag, err, "creating user "+u.ID)
 }
 
@@ -204,8 +207,10 @@ func (s *Store) ListUsers(ctx context.Context) ([]conf.User, error) {
 // UpdateUser replaces user u.ID (not his creation time); conf.ErrNotFound
 // when there is none.
 func (s *Store) UpdateUser(ctx context.Context, u conf.User) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET display_name = $2, email = $3, role = $4, password_hash = $5
-		WHERE id = $1`, txt(u.ID), txt(u.DisplayName), txt(u.Email), txt(u.Role), txt(u.PasswordHash))
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET display_name = $2, email = $3, role = $4, password_hash = $5,
+		sip_realm = $6, sip_ha1_md5 = $7, sip_ha1_sha256 = $8, dial_out = $9
+		WHERE id = $1`, txt(u.ID), txt(u.DisplayName), txt(u.Email), txt(u.Role), txt(u.PasswordHash),
+		txt(u.SIPRealm), txt(u.SIPHA1MD5), txt(u.SIPHA1SHA256), txt(u.DialOut))
 	return affectedOne(tag, err, "updating user "+u.ID)
 }
 

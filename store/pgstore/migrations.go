@@ -116,6 +116,18 @@ var migrations = []migration{
 			`CREATE INDEX call_records_started ON call_records (started_at)`,
 		},
 	},
+	{
+		// Users of earlier versions get empty credentials: they register
+		// SIP phones once their password is set again.
+		version: 2,
+		name:    "SIP digest credentials and dial-out rule of users",
+		stmts: []string{
+			`ALTER TABLE users ADD COLUMN sip_realm text NOT NULL DEFAULT '',
+				ADD COLUMN sip_ha1_md5 text NOT NULL DEFAULT '',
+				ADD COLUMN sip_ha1_sha256 text NOT NULL DEFAULT '',
+				ADD COLUMN dial_out text NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // latestVersion is the schema version this program writes.

@@ -13,7 +13,8 @@ import (
 
 func user(id, role string) conf.User {
 	return conf.User{ID: id, DisplayName: "User " + id, Email: id + "@example.com", Role: role,
-		PasswordHash: "pbkdf2-sha256$1000$c2FsdA$" + id, CreatedAt: t0}
+		PasswordHash: "pbkdf2-sha256$1000$c2FsdA$" + id, CreatedAt: t0,
+		SIPRealm: "roomgate", SIPHA1MD5: "md5-" + id, SIPHA1SHA256: "sha256-" + id, DialOut: conf.DialOutInternal}
 }
 
 func equalUser(t *testing.T, got, want conf.User) {
@@ -71,7 +72,8 @@ func testUsers(t *testing.T, open func(*testing.T) Store) {
 
 	// UpdateUser replaces everything but the ID and the creation time.
 	upd := conf.User{ID: "bob", DisplayName: "Robert", Email: "", Role: conf.UserRoleOperator,
-		PasswordHash: "new-hash", CreatedAt: t0}
+		PasswordHash: "new-hash", CreatedAt: t0, SIPRealm: "other.example", SIPHA1MD5: "new-md5",
+		SIPHA1SHA256: "new-sha256", DialOut: conf.DialOutTrunks}
 	if err := s.UpdateUser(ctx, upd); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func fullConference(id string) conf.Conference {
 		State:                 conf.StateRunning, // never stored: read back as ""
 		GuestRights:           &conf.GuestRights{Speak: true, Video: false, Chat: true, ShareContent: false, Record: true},
 		MuteMicrophonesOnJoin: true, MuteCamerasOnJoin: true,
-		KeyMap: "1=mute_self,2=", Tones: "off", DTMFPassthrough: true,
+		KeyMap: "mute=*1, count=", Tones: "off", DTMFPassthrough: true, AdmitWithoutConfirmation: true,
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
 	}
 }

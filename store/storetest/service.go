@@ -85,7 +85,7 @@ func testServiceRestart(t *testing.T, open func(*testing.T) Store) {
 	}
 	created, err := svc.CreateConference(ctx, conf.Conference{ID: "4242", Name: "Weekly", Owner: "alice",
 		Access: conf.AccessPublic, Mode: conf.ModeSymmetric, PIN: "", MaxParticipants: 10,
-		GuestRights: &conf.GuestRights{Speak: true}, KeyMap: "1=mute_self", Tones: "off",
+		GuestRights: &conf.GuestRights{Speak: true}, KeyMap: "mute=*1", Tones: "off",
 		Invitations: []conf.Invitation{{Target: "team"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func testServiceRestart(t *testing.T, open func(*testing.T) Store) {
 		t.Fatalf("layout after restart: %+v, %v; want %+v", got, err, layout)
 	}
 	if got, err := svc.GetTemplate(ctx, sys, tpl.ID); err != nil || got.Name != "Weekly template" ||
-		got.Settings.KeyMap != "1=mute_self" || got.Layout == nil || got.Layout.Windows != 4 {
+		got.Settings.KeyMap != "mute=*1" || got.Layout == nil || got.Layout.Windows != 4 {
 		t.Fatalf("template after restart: %+v, %v", got, err)
 	}
 	users, err := svc.ListUsers(ctx)
