@@ -223,6 +223,9 @@ func (l *Leg) prepareDigits(mx *legMix) {
 				l.passN = 0
 			}
 			mx.passGen = g
+			if mx.tonePCM == nil {
+				mx.tonePCM = make([]int16, maxFrame) // made with the first passed digit, like its generator
+			}
 		}
 		for _, d := range l.passQ[:l.passN] {
 			if err := mx.passGen.QueueDigit(d); err != nil {

@@ -102,8 +102,6 @@ func (mx *legMix) init(ssrc uint32) {
 	mx.atMix = make([]int16, maxFrame)
 	mx.out = make([]int16, maxFrame)
 	mx.outLeg = make([]int16, maxFrame)
-	mx.promptPCM = make([]int16, maxFrame)
-	mx.tonePCM = make([]int16, maxFrame)
 	mx.listenQ, mx.talkQ = unityQ14, unityQ14
 	mx.pkt = make([]byte, rtpHeaderLen+codec.MaxPayload)
 	mx.payload = make([]byte, codec.MaxPayload)

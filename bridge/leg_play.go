@@ -137,6 +137,11 @@ func (l *Leg) preparePrompt(mx *legMix) {
 			continue
 		}
 		mx.player = cur.player
+		if mx.promptPCM == nil {
+			// Most legs never hear a prompt: their frame buffer is made
+			// with the first one, like the player itself.
+			mx.promptPCM = make([]int16, maxFrame)
+		}
 		return
 	}
 }
