@@ -82,8 +82,9 @@ func (s *Server) routes() http.Handler {
 	s.liveRoutes(route, auth)
 	s.podiumRoutes(route, auth) // hands, podium, presenter, leave (handlers_podium.go)
 	s.bookRoutes(route, auth)
-	s.inviteRoutes(route, auth) // POST /conferences/{id}/invite (handlers_invite.go)
-	s.videoRoutes(route, auth)  // /conferences/{id}/video and video/pin (handlers_video.go)
+	s.inviteRoutes(route, auth)    // POST /conferences/{id}/invite (handlers_invite.go)
+	s.videoRoutes(route, auth)     // /conferences/{id}/video and video/pin (handlers_video.go)
+	s.admissionRoutes(route, auth) // /conferences/{id}/admissions (handlers_admissions.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path, "")
 	})
