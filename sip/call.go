@@ -62,6 +62,10 @@ type call struct {
 	peerTimer           bool
 	dtmf                dtmfState
 	outbound            bool // we placed the call (dialout.go)
+	// userID is the address-book user the call belongs to: the user whose
+	// registered device we called, or a caller who passed digest
+	// authentication; "" for a guest.
+	userID string
 
 	mu          sync.Mutex
 	state       callState
@@ -602,6 +606,10 @@ func (c *call) watchLeg(leg MediaLeg) {
 	case <-c.ctx.Done():
 	}
 }
+
+// UserID is the address-book user of the call, "" for a guest; it makes a
+// call a conf.AuthenticatedLeg, so conf applies that user's rights.
+func (c *call) UserID() string { return c.userID }
 
 // Hangup ends the call with BYE; conf calls it (kick, conference deleted).
 func (c *call) Hangup(cause error) {

@@ -148,4 +148,5 @@ var (
 	_ conf.DigitSender      = (*call)(nil)
 	_ conf.DigitPassthrough = (*call)(nil)
 	_ conf.MutableLeg       = (*call)(nil)
+	_ conf.AuthenticatedLeg = (*call)(nil)
 )

@@ -254,6 +254,7 @@ func (s *Server) newOutboundCall(req conf.DialRequest, ruri sipmsg.Uri, dest, tr
 		s:         s,
 		legID:     legID,
 		confID:    req.ConferenceID,
+		userID:    req.UserID, // a user's registered device answers as that user
 		callID:    randomToken(16),
 		localTag:  randomToken(8),
 		transport: transport,

@@ -78,7 +78,9 @@ func TestDialOutAnswered(t *testing.T) {
 	})
 	ctx, cancel := contextWithTimeout()
 	defer cancel()
-	res, err := h.s.Dialer().Dial(ctx, dialRequest(t, fmt.Sprintf("sip:room@127.0.0.1:%d", p.port)))
+	req := dialRequest(t, fmt.Sprintf("sip:room@127.0.0.1:%d", p.port))
+	req.UserID = "alice" // her registered device: it answers as her
+	res, err := h.s.Dialer().Dial(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +107,9 @@ func TestDialOutAnswered(t *testing.T) {
 	}
 	if dl, ok := part.req.Leg.(conf.DialledLeg); !ok || !dl.Dialled() {
 		t.Errorf("the leg does not say it was dialled")
+	}
+	if al, ok := part.req.Leg.(conf.AuthenticatedLeg); !ok || al.UserID() != "alice" {
+		t.Errorf("the answered device does not join as the user it belongs to")
 	}
 	// conf hangs up: BYE reaches the peer within the dialog.
 	part.req.Leg.Hangup(conf.ErrKicked)
