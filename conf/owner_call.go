@@ -224,7 +224,7 @@ func (s *Service) chimeOwner(c Conference) {
 	}
 	s.mu.Unlock()
 	for _, l := range legs {
-		l.Play(prompt.Join)
+		l.Play(prompt.Join, prompt.AdmitRequest) // a chime, then what 1 and 2 do
 	}
 }
 

@@ -57,6 +57,7 @@ say participant-removed "The participant has been removed."
 say confirm-end "To end the conference for everyone, press one. To cancel, press any other key."
 say not-allowed "This command is for moderators."
 say too-many-attempts "Too many attempts."
+say admit-request "Someone asks to join your conference. Press one to admit, or two to decline."
 # help reads the default key map of conf's in-call commands; keep it in
 # step with that map.
 say help "Star six, mute or unmute. Star four and star seven, listen volume down and up. \

@@ -36,6 +36,7 @@ const (
 	ConfirmEnd         = "confirm-end" // "to end the conference for everyone press one; …"
 	NotAllowed         = "not-allowed" // "this command is for moderators"
 	TooManyAttempts    = "too-many-attempts"
+	AdmitRequest       = "admit-request" // "someone asks to join your conference: press one to admit, two to decline"
 	// Help reads the default in-call key map (conf's); it is the one long
 	// prompt, about half a minute.
 	Help  = "help"
@@ -61,6 +62,6 @@ func Required() []string {
 		FirstParticipant, OnlyParticipant, Muted, Unmuted, Locked, ThereAre, YouAreParticipant,
 		Participants, ConferenceEnded, Goodbye, Join, Leave,
 		Unlocked, Moderator, EnterModeratorPIN, AllMuted, ParticipantRemoved, ConfirmEnd,
-		NotAllowed, TooManyAttempts, Help}
+		NotAllowed, TooManyAttempts, AdmitRequest, Help}
 	return append(names, digitNames[:]...)
 }
