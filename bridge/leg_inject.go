@@ -281,3 +281,7 @@ func (iv *InjectedVideoLeg) Done() <-chan struct{} { return iv.v.Done() }
 
 // Cause says why the leg ended, or nil while it runs.
 func (iv *InjectedVideoLeg) Cause() error { return iv.v.Cause() }
+
+// SetCameraMuted keeps the camera's picture off screen (muted) or lets it
+// be switched to again, as for any video leg.
+func (iv *InjectedVideoLeg) SetCameraMuted(muted bool) { iv.v.SetCameraMuted(muted) }

@@ -40,6 +40,11 @@ type Conference struct {
 	// other than the owner and moderators as they join.
 	MuteMicrophonesOnJoin bool `json:"mute_microphones_on_join"`
 	MuteCamerasOnJoin     bool `json:"mute_cameras_on_join"`
+	// MuteCameraAudio closes the microphone of IP cameras (participants
+	// of protocol rtsp) as they join, owner's conference or not: a camera
+	// in a meeting room is usually there to be seen, and its microphone
+	// would pick up the room a second time. A moderator may unmute it.
+	MuteCameraAudio bool `json:"mute_camera_audio"`
 	// KeyMap replaces in-call DTMF commands of the configured key map (same
 	// syntax as dtmf.key_map, README); empty: the configured map as is.
 	KeyMap string `json:"key_map,omitempty"`

@@ -134,7 +134,7 @@ func (s *Service) prepareJoinLocked(c Conference, p *Participant) (bool, error) 
 	chair := isChair(p)
 	guest := p.Role() == RoleGuest
 	enforced := (guest && !p.rules.guest.Speak) || (!chair && c.Mode != ModeSymmetric)
-	mute := enforced || (c.MuteMicrophonesOnJoin && !chair)
+	mute := enforced || (c.MuteMicrophonesOnJoin && !chair) || cameraAudioMutedOnJoin(c, p)
 	p.cameraMuted = !chair && (c.MuteCamerasOnJoin || (guest && !p.rules.guest.Video))
 	if mute {
 		if _, ok := p.leg.(MutableLeg); !ok {

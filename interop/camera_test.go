@@ -290,3 +290,236 @@ func TestCameraInConference(t *testing.T) {
 	heard("before the restart", at(joined)+time.Second, at(killed)-200*time.Millisecond)
 	heard("after the restart", at(back)+time.Second, at(back)+4*time.Second)
 }
+
+// writeSilence writes d of silence at 8 kHz to path, a microphone that
+// never takes the floor.
+func writeSilence(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteWAV(f, 8000, make([]int16, int(d/time.Second)*8000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// videoParticipant is the part of a participant-list entry the camera
+// video test reads: who he is and his video state.
+type videoParticipant struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	Protocol    string `json:"protocol"`
+	Muted       bool   `json:"muted"`
+	Video       *struct {
+		Width    int    `json:"width"`
+		Height   int    `json:"height"`
+		OnScreen bool   `json:"on_screen"`
+		Pinned   bool   `json:"pinned"`
+		Watching string `json:"watching"`
+	} `json:"video"`
+}
+
+// videoParticipants lists conference confID's participants with their
+// video state (the list is a bare array or wrapped as "participants").
+func (s *server) videoParticipants(t testing.TB, confID string) []videoParticipant {
+	t.Helper()
+	var raw json.RawMessage
+	s.api(t, http.MethodGet, "/api/v1/conferences/"+confID+"/participants", nil, &raw)
+	var ps []videoParticipant
+	var err error
+	if trimmed := strings.TrimSpace(string(raw)); strings.HasPrefix(trimmed, "{") {
+		var env struct {
+			Participants []videoParticipant `json:"participants"`
+		}
+		err = json.Unmarshal(raw, &env)
+		ps = env.Participants
+	} else {
+		err = json.Unmarshal(raw, &ps)
+	}
+	if err != nil {
+		t.Fatalf("participants of %s: decoding %s: %v", confID, raw, err)
+	}
+	return ps
+}
+
+// waitVideo polls the participant list until ok holds, or fails after
+// timeout saying what it waited for.
+func (s *server) waitVideo(t testing.TB, confID string, timeout time.Duration, what string, ok func(map[string]videoParticipant) bool) map[string]videoParticipant {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		byName := map[string]videoParticipant{}
+		ps := s.videoParticipants(t, confID)
+		for _, p := range ps {
+			switch {
+			case p.Protocol == "rtsp":
+				byName["camera"] = p
+			case strings.Contains(p.DisplayName, "alice"):
+				byName["alice"] = p
+			case strings.Contains(p.DisplayName, "bob"):
+				byName["bob"] = p
+			}
+		}
+		if ok(byName) {
+			return byName
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conference %s: %s not seen within %v; participants: %+v", confID, what, timeout, ps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCameraVideoPinned puts the GStreamer camera (digest, H.264 640x360
+// and a PCMU tone) into a conference with bob, a baresip phone with video
+// who talks. The camera is muted, so bob is the speaker whom a newcomer
+// would see; a moderator pins the camera over REST, and alice, a silent
+// phone with video who calls in then, decodes the camera's 640x360 picture
+// (baresip logs the resolution of the first picture it decodes, so hers
+// is the camera's, not bob's 352x288). The participant list shows the
+// camera pinned and on screen, watched by both phones; unpinned, alice
+// watches bob.
+func TestCameraVideoPinned(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{codecs: []string{"PCMU"}, extra: cameraExtra})
+	srv.createConference(t, "3710", "camera video")
+	cam := startRTSPCamera(t, "--user", "admin", "--password", "s3cret", "--audio", "pcmu", "--freq", "1000")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	dir := t.TempDir()
+	quiet, tone := filepath.Join(dir, "quiet.wav"), filepath.Join(dir, "tone.wav")
+	writeSilence(t, quiet, 150*time.Second)
+	if err := WriteToneWAV(tone, 8000, 440, 0.5, 150*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	bob := startVideoBaresip(t, "bob", tone)
+	bob.dial(t, ctx, "sip:3710@"+srv.sipAddr)
+	srv.api(t, http.MethodPost, "/api/v1/conferences/3710/invite",
+		map[string]any{"participants": []string{fmt.Sprintf("rtsp://admin:s3cret@127.0.0.1:%d/cam", cam.port)}}, nil)
+	ps := srv.waitVideo(t, "3710", 30*time.Second, "the camera's 640x360 picture and bob's video", func(ps map[string]videoParticipant) bool {
+		c, b := ps["camera"], ps["bob"]
+		return c.Video != nil && c.Video.Width == 640 && c.Video.Height == 360 && b.Video != nil && b.Video.Width == 352
+	})
+	camID, bobID := ps["camera"].ID, ps["bob"].ID
+	srv.api(t, http.MethodPost, "/api/v1/conferences/3710/participants/"+camID+"/mute", nil, nil)
+	srv.api(t, http.MethodPost, "/api/v1/conferences/3710/video/pin", map[string]any{"participant": camID}, nil)
+
+	pinned := time.Now()
+	alice := startVideoBaresip(t, "alice", quiet)
+	alice.dial(t, ctx, "sip:3710@"+srv.sipAddr)
+	if m, _, err := alice.p.out.waitFor(ctx, 0, regexp.MustCompile(`video: receiving with resolution (\d+) x (\d+)`)); err != nil {
+		t.Fatalf("alice decodes no video: %v\n%s", err, alice.p.out.tail(40))
+	} else if m[1] != "640" || m[2] != "360" {
+		t.Fatalf("alice's first picture is %s x %s, not the pinned camera's 640 x 360", m[1], m[2])
+	}
+	t.Logf("alice decodes the pinned camera %v after she was started", time.Since(pinned).Round(10*time.Millisecond))
+	if _, _, err := bob.p.out.waitFor(ctx, 0, regexp.MustCompile(`video: receiving with resolution 640 x 360`)); err != nil {
+		t.Fatalf("bob does not decode the pinned camera: %v\n%s", err, bob.p.out.tail(40))
+	}
+	ps = srv.waitVideo(t, "3710", 10*time.Second, "the camera pinned, on screen, watched by alice and bob", func(ps map[string]videoParticipant) bool {
+		c, a, b := ps["camera"], ps["alice"], ps["bob"]
+		return c.Video != nil && c.Video.Pinned && c.Video.OnScreen &&
+			a.Video != nil && a.Video.Watching == camID && b.Video != nil && b.Video.Watching == camID
+	})
+	t.Logf("camera %s: muted %v, video %+v", camID, ps["camera"].Muted, *ps["camera"].Video)
+	var cv struct {
+		Pinned string `json:"pinned"`
+	}
+	srv.api(t, http.MethodGet, "/api/v1/conferences/3710/video", nil, &cv)
+	if cv.Pinned != camID {
+		t.Errorf("conference video pinned %q, want the camera %s", cv.Pinned, camID)
+	}
+	if !ps["camera"].Muted {
+		t.Error("the camera's mute was lost")
+	}
+
+	// Unpinned: alice watches the speaker, bob.
+	srv.api(t, http.MethodDelete, "/api/v1/conferences/3710/video/pin", nil, nil)
+	srv.waitVideo(t, "3710", 10*time.Second, "alice watching bob after the unpin", func(ps map[string]videoParticipant) bool {
+		c, a := ps["camera"], ps["alice"]
+		return c.Video != nil && !c.Video.Pinned && a.Video != nil && a.Video.Watching == bobID
+	})
+	for _, b := range []*baresip{alice, bob} {
+		if err := b.hangup(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestCameraAudioMuted: in a conference with mute_camera_audio the camera
+// joins muted (the participant list says so) and a phone does not hear
+// its tone; a moderator unmutes it and the phone hears it.
+func TestCameraAudioMuted(t *testing.T) {
+	t.Parallel()
+	requirePeer(t, "baresip")
+	srv := startServer(t, serverOpts{extra: cameraExtra})
+	// No join tones: what alice hears is the camera or nothing.
+	srv.createConference(t, "3720", "quiet camera", map[string]any{"mute_camera_audio": true, "tones": "off"})
+	cam := startRTSPCamera(t, "--user", "admin", "--password", "s3cret", "--audio", "pcmu", "--freq", "1000")
+	name := fmt.Sprintf("127.0.0.1:%d/cam", cam.port)
+
+	quiet := filepath.Join(t.TempDir(), "quiet.wav")
+	writeSilence(t, quiet, 120*time.Second)
+	alice := startBaresip(t, baresipOpts{name: "alice", codecs: "PCMU/8000/1", source: quiet})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	alice.dial(t, ctx, "sip:3720@"+srv.sipAddr)
+	answered := time.Now()
+	at := func(w time.Time) time.Duration { return w.Sub(answered) }
+
+	srv.api(t, http.MethodPost, "/api/v1/conferences/3720/invite",
+		map[string]any{"participants": []string{fmt.Sprintf("rtsp://admin:s3cret@127.0.0.1:%d/cam", cam.port)}}, nil)
+	ps := srv.waitParticipants(t, "3720", 20*time.Second, "the camera with media", func(ps []participant) bool {
+		p, ok := cameraIn(ps, name)
+		return ok && p.Stats.PacketsIn > 0
+	})
+	joined := time.Now()
+	p, _ := cameraIn(ps, name)
+	if !p.Muted {
+		t.Fatalf("the camera joined a mute_camera_audio conference unmuted: %+v", p)
+	}
+	time.Sleep(5 * time.Second)
+	unmuted := time.Now()
+	srv.api(t, http.MethodPost, "/api/v1/conferences/3720/participants/"+p.ID+"/unmute", nil, nil)
+	if p, _ := cameraIn(srv.participants(t, "3720"), name); p.Muted {
+		t.Error("the camera is still listed muted after the unmute")
+	}
+	time.Sleep(4 * time.Second)
+	if err := alice.hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ReadWAVFile(alice.recording(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary := func(what string, from, to time.Duration) ToneSummary {
+		t.Helper()
+		lv, err := AnalyzeTones(a.Slice(from, to), []float64{1000}, 100*time.Millisecond)
+		if err != nil {
+			t.Fatalf("analysing the recording %s: %v", what, err)
+		}
+		sum, err := SummarizeTones(lv, []float64{1000}, presentMarginDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the camera's tone %s (%v to %v): %v", what, from, to, sum[0])
+		return sum[0]
+	}
+	// After the greeting prompt alice hears as she joins (it ends within
+	// two seconds) to just before the unmute; rtsp's unit tests show that
+	// no audio of the camera reaches the room before its mute on join.
+	t.Logf("the camera joined %v after alice's answer", at(joined).Round(10*time.Millisecond))
+	if s := summary("while muted", max(at(joined), 2*time.Second), at(unmuted)-300*time.Millisecond); s.PresentRatio > 0 {
+		t.Errorf("the phone hears the muted camera: %v", s)
+	}
+	// The same recording hears the camera once unmuted: the check above
+	// would have caught its tone.
+	if s := summary("after the unmute", at(unmuted)+time.Second, at(unmuted)+3500*time.Millisecond); s.PresentRatio < presentRatio {
+		t.Errorf("the phone does not hear the unmuted camera: %v", s)
+	}
+}

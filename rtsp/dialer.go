@@ -57,6 +57,21 @@ type CameraMedia interface {
 	Close(cause error)
 }
 
+// CameraVideo is what camera media with a bridge's video router adds to
+// CameraMedia: the video leg's state, and the switching of the room it is
+// in. A camera leg whose media implements it is pinnable like a video
+// phone: conf names it by CameraMediaOptions.LegID, reads its picture's
+// state, and reaches the room's router through it (a conference of
+// cameras and audio-only phones has no other leg to reach it by). Media
+// without it (fakes, a bridge without video) leave the camera audio-only
+// towards conf.
+type CameraVideo interface {
+	// VideoStats is the video leg's state; ok is false while the camera
+	// has no video stream.
+	VideoStats() (st bridge.VideoLegStats, ok bool)
+	conf.VideoRouter
+}
+
 // MediaFactory makes camera media; the bridge's implementation lives with
 // the bridge, tests use fakes.
 type MediaFactory interface {
@@ -107,7 +122,7 @@ func (d *Dialer) Dial(ctx context.Context, req conf.DialRequest) (conf.DialResul
 	}
 	tag := "rtsp-" + strings.ToLower(rand.Text()[:16])
 	log := d.log.With("conf", req.ConferenceID, "leg", tag)
-	l := &cameraLeg{d: d, name: CameraName(t), remote: remoteOf(t), done: make(chan struct{}), broken: make(chan error, 1), log: log.With("component", "rtsp")}
+	l := &cameraLeg{d: d, id: tag, name: CameraName(t), remote: remoteOf(t), done: make(chan struct{}), broken: make(chan error, 1), log: log.With("component", "rtsp")}
 	p, err := NewPuller(t, l, PullerOptions{Config: d.cfg, Logger: log, OnEvent: l.onEvent})
 	if err != nil {
 		return conf.DialResult{}, fmt.Errorf("dialling camera %s: %w", t.Display, err)
@@ -158,6 +173,7 @@ func (d *Dialer) Dial(ctx context.Context, req conf.DialRequest) (conf.DialResul
 	}
 	l.part = part
 	l.mu.Unlock()
+	l.admitted.Store(true)
 	l.log.Info("camera joined", "participant", part.ID(), "name", l.name, "remote", l.remote,
 		"video", fmtOrNone(tracks.Video), "audio", fmtOrNone(tracks.Audio), "audio_note", tracks.AudioNote)
 	return conf.DialResult{ParticipantID: part.ID(), Remote: l.remote}, nil
@@ -223,13 +239,17 @@ type mediaRef struct {
 // puller's Sink towards the camera.
 type cameraLeg struct {
 	d      *Dialer
+	id     string // the media's leg ID in the bridge (audio and video)
 	name   string
 	remote string
 	log    *slog.Logger
 	puller *Puller
 	media  atomic.Pointer[mediaRef]
 	status atomic.Pointer[LegStatus]
-	early  atomic.Uint64 // packets that came before the media existed
+	early  atomic.Uint64 // packets dropped before the media existed, or audio before admission
+	// admitted is set once conf admitted the camera: its mute on join
+	// (Conference.MuteCameraAudio) is in place, so its audio may be mixed.
+	admitted atomic.Bool
 
 	// broken carries a media failure to watch, which hangs up: onEvent
 	// runs on the puller's goroutine and must not close the puller.
@@ -257,9 +277,12 @@ func (l *cameraLeg) VideoRTP(pkt *rtp.Packet) {
 	l.early.Add(1)
 }
 
-// AudioRTP hands a packet to the media.
+// AudioRTP hands a packet to the media once conf admitted the camera:
+// before, the room would hear a camera that conf may still refuse or
+// mute on join. Video is not held back: nobody sees it before its audio
+// makes it the speaker or a moderator pins the admitted camera.
 func (l *cameraLeg) AudioRTP(pkt *rtp.Packet) {
-	if r := l.media.Load(); r != nil {
+	if r := l.media.Load(); r != nil && l.admitted.Load() {
 		r.m.AudioRTP(pkt)
 		return
 	}
@@ -398,4 +421,63 @@ func (l *cameraLeg) SetMuted(muted bool) {
 	}
 }
 
-var _ conf.MutableLeg = (*cameraLeg)(nil)
+// MediaID is the ID of the camera's legs in the bridge, by which the
+// bridge names the speaker and conf pins its picture.
+func (l *cameraLeg) MediaID() string { return l.id }
+
+// video returns the media's video side, or nil when it has none.
+func (l *cameraLeg) video() CameraVideo {
+	if r := l.media.Load(); r != nil {
+		if v, ok := r.m.(CameraVideo); ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// VideoStats is the camera's picture for the participant list; ok is
+// false for a camera without video.
+func (l *cameraLeg) VideoStats() (bridge.VideoLegStats, bool) {
+	if v := l.video(); v != nil {
+		return v.VideoStats()
+	}
+	return bridge.VideoLegStats{}, false
+}
+
+// PinVideo pins room's picture to the bridge leg mediaID: conf reaches a
+// conference's video router through any live leg that has one, the
+// camera included.
+func (l *cameraLeg) PinVideo(room, mediaID string) error {
+	v := l.video()
+	if v == nil {
+		return fmt.Errorf("pinning video in %s through camera %s: %w", room, l.name, ErrNoVideoRouter)
+	}
+	if err := v.PinVideo(room, mediaID); err != nil {
+		return fmt.Errorf("pinning video in %s: %w", room, err)
+	}
+	return nil
+}
+
+// UnpinVideo returns room's picture to the speaker.
+func (l *cameraLeg) UnpinVideo(room string) {
+	if v := l.video(); v != nil {
+		v.UnpinVideo(room)
+	}
+}
+
+// VideoPin returns the leg room's picture is pinned to, "" for none.
+func (l *cameraLeg) VideoPin(room string) string {
+	if v := l.video(); v != nil {
+		return v.VideoPin(room)
+	}
+	return ""
+}
+
+// Compile-time checks: conf mutes, names, pins and lists a camera through
+// these.
+var (
+	_ conf.MutableLeg      = (*cameraLeg)(nil)
+	_ conf.MediaIdentified = (*cameraLeg)(nil)
+	_ conf.VideoStatsLeg   = (*cameraLeg)(nil)
+	_ conf.VideoRouterLeg  = (*cameraLeg)(nil)
+)

@@ -38,4 +38,11 @@
 //   - A camera is named by host, port and path of its call string, never
 //     by its credentials; DialRequest.DisplayName is the conference's name
 //     and does not name the camera.
+//   - Towards conf the camera's leg is pinnable like a video phone: it
+//     names its media by CameraMediaOptions.LegID (conf.MediaIdentified),
+//     lists its picture and reaches the room's video router through media
+//     that implement CameraVideo. Its audio reaches the media only once
+//     conf admitted it, so that a camera conf refuses, or mutes on join
+//     (Conference.MuteCameraAudio), is never heard; its video is not held
+//     back (nobody sees it before its audio or a pin puts it on screen).
 package rtsp

@@ -3,6 +3,8 @@ package rtsp
 import (
 	"errors"
 	"fmt"
+
+	"github.com/roomgate/roomgate/conf"
 )
 
 // Sentinel errors, so that callers (conf's invitation events, the API) can
@@ -43,6 +45,10 @@ var (
 	// ErrHungUp is the cause given to the conference when the camera leg
 	// ended because the puller stopped for good.
 	ErrHungUp = errors.New("rtsp: camera leg ended")
+	// ErrNoVideoRouter means a camera's media cannot reach the bridge's
+	// video switching (a media factory without video); it is conf's
+	// ErrNotSupported, so the API answers as for any leg without video.
+	ErrNoVideoRouter = fmt.Errorf("rtsp: camera media has no video router: %w", conf.ErrNotSupported)
 )
 
 // StatusError is an error status the camera answered to a request; it

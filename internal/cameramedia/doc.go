@@ -10,6 +10,9 @@
 // router switches to its picture, and the router's keyframe requests go to
 // the camera through CameraMediaOptions.RequestKeyframe (RTSP has no RTCP
 // feedback we could use: the puller asks the camera its own way).
+// Its media implement rtsp.CameraVideo: the video leg's state for the
+// participant list, and the bridge's pinning of the camera's room, so that
+// conf pins a camera (or any leg, through the camera) like a video phone.
 //
 // It owns nothing but that wiring. It does not talk RTSP (package rtsp
 // does, and hands over packets already continuous across reconnections),

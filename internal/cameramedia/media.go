@@ -293,6 +293,34 @@ func (m *media) SetMuted(muted bool) {
 	}
 }
 
+// VideoStats is the video leg's state (its picture's size, whether it is
+// on screen); ok is false while the camera has no video stream.
+func (m *media) VideoStats() (bridge.VideoLegStats, bool) {
+	if l := m.cur.Load(); l != nil && l.video != nil {
+		return l.video.Stats(), true
+	}
+	return bridge.VideoLegStats{}, false
+}
+
+// PinVideo pins room's picture to the bridge leg id: conf reaches a
+// conference's video router through any of its legs, a camera's too, so
+// that a conference of cameras and audio-only phones can be switched.
+func (m *media) PinVideo(room, id string) error {
+	if err := m.f.b.PinVideo(room, id); err != nil {
+		return fmt.Errorf("pinning video through camera %s: %w", m.opts.Name, err)
+	}
+	return nil
+}
+
+// UnpinVideo returns room's picture to the speaker.
+func (m *media) UnpinVideo(room string) { m.f.b.UnpinVideo(room) }
+
+// VideoPin returns the leg room's picture is pinned to, "" for none.
+func (m *media) VideoPin(room string) string { return m.f.b.VideoPin(room) }
+
+// The camera is pinnable and listed with its picture through this.
+var _ rtsp.CameraVideo = (*media)(nil)
+
 // Close ends both legs; idempotent.
 func (m *media) Close(cause error) {
 	m.mu.Lock()

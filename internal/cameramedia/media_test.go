@@ -195,6 +195,9 @@ func TestCameraAudioHeardByPhone(t *testing.T) {
 	if s.Codec != "PCMU" || s.PacketsIn < 20 || s.PacketsOut != 0 || !s.Talking {
 		t.Errorf("stats %+v", s)
 	}
+	if _, ok := m.(rtsp.CameraVideo).VideoStats(); ok {
+		t.Error("an audio-only camera has video stats")
+	}
 
 	// Muted by conf: silence.
 	m.(interface{ SetMuted(bool) }).SetMuted(true)
@@ -329,6 +332,28 @@ func TestCameraVideoSeenAndKeyframes(t *testing.T) {
 	}
 	if s := m.Stats(); s.Codec != "H264" || s.PacketsIn == 0 || s.PacketsIn > sent.Load() {
 		t.Errorf("stats %+v", s)
+	}
+	// conf lists and pins the camera through the media's video side.
+	cv, ok := m.(rtsp.CameraVideo)
+	if !ok {
+		t.Fatal("camera media has no video side")
+	}
+	vs, ok := cv.VideoStats()
+	if !ok || vs.Codec != "H264" || vs.Width == 0 || vs.Height == 0 || !vs.OnScreen || vs.PacketsIn == 0 {
+		t.Errorf("video stats %+v (ok %v)", vs, ok)
+	}
+	if err := cv.PinVideo("702", "rtsp-cam3"); err != nil {
+		t.Fatal(err)
+	}
+	if p := cv.VideoPin("702"); p != "rtsp-cam3" || b.VideoPin("702") != "rtsp-cam3" {
+		t.Errorf("pin %q, want rtsp-cam3", p)
+	}
+	cv.UnpinVideo("702")
+	if p := b.VideoPin("702"); p != "" {
+		t.Errorf("pin %q after unpin", p)
+	}
+	if err := cv.PinVideo("", "rtsp-cam3"); !errors.Is(err, bridge.ErrBadParams) {
+		t.Errorf("pin without a room: %v", err)
 	}
 }
 
