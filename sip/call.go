@@ -129,8 +129,10 @@ func randomUint63() uint64 {
 	return binary.BigEndian.Uint64(b[:]) >> 2
 }
 
-// handleInvite runs a new incoming call until its final response.
-func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+// handleInvite runs a new incoming call until its final response; caller
+// is the address-book user digest authentication proved the caller to be,
+// "" for a guest.
+func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, caller string) {
 	confID, dialPIN := dialInTarget(req.Recipient.User)
 	callID := req.CallID().Value()
 	log := s.log.With("call_id", callID, "conf", confID, "src", req.Source(), "transport", req.Transport())
@@ -187,6 +189,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	}
 
 	c := s.newCall(req, confID, log)
+	c.userID = caller
 	c.timer = st
 	defer func() {
 		// The call was not answered: nothing of it may outlive the INVITE.

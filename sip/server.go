@@ -383,8 +383,8 @@ func (s *Server) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	toTag, _ := req.To().Params.Get("tag")
 	switch {
 	case req.Method == sipmsg.INVITE && toTag == "":
-		if !s.routeUserCall(req, tx) { // calls to users (registrar_calls.go)
-			s.handleInvite(req, tx)
+		if handled, caller := s.routeUserCall(req, tx); !handled { // calls to users (registrar_calls.go)
+			s.handleInvite(req, tx, caller)
 		}
 	case req.Method == sipmsg.OPTIONS && toTag == "":
 		s.respondCapabilities(tx, req)
