@@ -116,6 +116,12 @@ type IVRConfig struct {
 //	func (c *Call) Run(ctx)               // after answering: lobby dialogue or greetings; returns when done
 //	func (c *Call) Digit(d rune)          // never blocks; digits outside 0-9*#A-D are counted and dropped
 //	func (c *Call) End(cause error)       // idempotent; leaves the conference
+//
+// Calls to users (sip/registrar_calls.go asks, conf decides):
+//
+//	func (s *Service) RouteCall(ctx, caller User, target string) (CallRoute, error)   // invite, join the owner, or 1:1
+//	func (s *Service) CallUser(ctx, caller User, target string) (Conference, error)   // 1:1: ad-hoc room, callee rung, returns once he answered
+//	func (s *Service) RequestAdmission(ctx, confID string, caller User, display string) error // owner admits (keys 1/2, REST) unless admit_without_confirmation
 
 // Mailer sends e-mail invitations (package mail implements it over SMTP;
 // cmd wires it with WithMailer when smtp.host is set). conf calls it for
