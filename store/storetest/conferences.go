@@ -28,7 +28,7 @@ func fullConference(id string) conf.Conference {
 		Invitations:           []conf.Invitation{{Target: "sip:bob@example.com", Moderator: true}, {Target: "carol"}},
 		State:                 conf.StateRunning, // never stored: read back as ""
 		GuestRights:           &conf.GuestRights{Speak: true, Video: false, Chat: true, ShareContent: false, Record: true},
-		MuteMicrophonesOnJoin: true, MuteCamerasOnJoin: true,
+		MuteMicrophonesOnJoin: true, MuteCamerasOnJoin: true, MuteCameraAudio: true,
 		KeyMap: "mute=*1, count=", Tones: "off", DTMFPassthrough: true, AdmitWithoutConfirmation: true,
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
 	}
