@@ -133,6 +133,7 @@ type SIP struct {
 	UserAgent      string        `mapstructure:"user_agent"`
 	RingTimeout    time.Duration `mapstructure:"ring_timeout"`
 	OutboundProxy  string        `mapstructure:"outbound_proxy"`
+	Trunks         []string      `mapstructure:"trunks"`
 	Realm          string        `mapstructure:"realm"`
 }
 
@@ -410,6 +411,9 @@ func (c *Config) validateServices() error {
 	if c.IVR.Attempts < 1 || c.IVR.Attempts > 10 {
 		return &KeyError{Key: "ivr.attempts", Value: strconv.Itoa(c.IVR.Attempts), Accepted: "a number between 1 and 10"}
 	}
+	if _, err := c.SIP.ParseTrunks(); err != nil {
+		return err
+	}
 	if r := c.SIP.Realm; r == "" || len(r) > 64 || strings.ContainsAny(r, " \"\\\r\n") {
 		return &KeyError{Key: "sip.realm", Value: r, Accepted: "1 to 64 characters without spaces, quotes or backslashes"}
 	}
@@ -526,3 +530,64 @@ func EnvName(key string) string {
 
 // DefaultsYAML returns the embedded defaults file, for "roomgate config defaults".
 func DefaultsYAML() []byte { return slices.Clone(defaultsYAML) }
+
+// Trunk is one SIP trunk of sip.trunks: digest credentials for calls to
+// Host (and, for the first trunk, #tel: calls, which go to Host:Port).
+type Trunk struct {
+	Username, Password string
+	Host               string
+	Port               int // 0: 5060
+}
+
+// ParseTrunks reads sip.trunks, entries of the form
+// username:password@host[:port] with user and password percent-encoded
+// when they hold ':', '@' or '%'. A list of strings keeps the key settable
+// from the environment (ROOMGATE_SIP_TRUNKS, comma-separated).
+func (s SIP) ParseTrunks() ([]Trunk, error) {
+	out := make([]Trunk, 0, len(s.Trunks))
+	for _, entry := range s.Trunks {
+		bad := func(why string) error {
+			return &KeyError{Key: "sip.trunks", Value: redactTrunk(entry),
+				Accepted: "entries username:password@host[:port], user and password percent-encoded (" + why + ")"}
+		}
+		cred, hostport, ok := strings.Cut(entry, "@")
+		if !ok || strings.Contains(hostport, "@") {
+			return nil, bad("one @ between credentials and host")
+		}
+		user, pass, ok := strings.Cut(cred, ":")
+		if !ok || user == "" {
+			return nil, bad("a username and a password")
+		}
+		var err error
+		t := Trunk{}
+		if t.Username, err = url.PathUnescape(user); err != nil {
+			return nil, bad("bad percent-encoding in the username")
+		}
+		if t.Password, err = url.PathUnescape(pass); err != nil {
+			return nil, bad("bad percent-encoding in the password")
+		}
+		t.Host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+		if h, p, err := net.SplitHostPort(hostport); err == nil {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, bad("a port between 1 and 65535")
+			}
+			t.Host, t.Port = h, n
+		}
+		if t.Host == "" || strings.ContainsAny(t.Host, " /;<>\"[]") {
+			return nil, bad("a host name or IP address")
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// redactTrunk hides the password of a sip.trunks entry in messages.
+func redactTrunk(entry string) string {
+	cred, host, ok := strings.Cut(entry, "@")
+	if !ok {
+		return "(unparsable entry)"
+	}
+	user, _, _ := strings.Cut(cred, ":")
+	return user + ":xxxxx@" + host
+}

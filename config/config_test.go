@@ -136,3 +136,29 @@ func TestEnvName(t *testing.T) {
 		t.Errorf("EnvName = %q", got)
 	}
 }
+
+func TestTrunks(t *testing.T) {
+	c, err := Load("", []string{"ROOMGATE_SIP_TRUNKS=carrier:s%40cret@trunk.example.com:5080,pbx:pw@[2001:db8::5]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := c.SIP.ParseTrunks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Trunk{{Username: "carrier", Password: "s@cret", Host: "trunk.example.com", Port: 5080},
+		{Username: "pbx", Password: "pw", Host: "2001:db8::5"}}
+	if len(ts) != len(want) || ts[0] != want[0] || ts[1] != want[1] {
+		t.Fatalf("trunks %+v, want %+v", ts, want)
+	}
+	for _, bad := range []string{"nohost", "user@host", ":pw@host", "u:p@host:99999", "u:p@a@b", "u:%zz@host", "u:p@bad host"} {
+		_, err := Load("", []string{"ROOMGATE_SIP_TRUNKS=" + bad})
+		var ke *KeyError
+		if !errors.As(err, &ke) || ke.Key != "sip.trunks" {
+			t.Errorf("sip.trunks %q: %v, want a KeyError naming the key", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "zz") && bad == "u:%zz@host" {
+			t.Errorf("the password leaked into %q", err)
+		}
+	}
+}

@@ -180,6 +180,14 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 		return nil, &config.KeyError{Key: "video.max_width", Value: fmt.Sprintf("%dx%d at %d fps", cfg.Video.MaxWidth, cfg.Video.MaxHeight, cfg.Video.MaxFPS),
 			Accepted: "a picture size and frame rate within H.264 level 5.2 (" + err.Error() + ")"}
 	}
+	cfgTrunks, err := cfg.SIP.ParseTrunks() // checked by Validate already
+	if err != nil {
+		return nil, err
+	}
+	trunks := make([]sip.Trunk, len(cfgTrunks))
+	for i, t := range cfgTrunks {
+		trunks[i] = sip.Trunk{Name: fmt.Sprintf("trunk-%d", i+1), Host: t.Host, Port: t.Port, Username: t.Username, Password: t.Password}
+	}
 	s.sip, err = sip.NewServer(sip.Config{
 		Listen:           cfg.SIP.Listen,
 		PublicAddress:    cfg.SIP.PublicAddress,
