@@ -150,6 +150,8 @@ type H323 struct {
 	GatekeeperID string        `mapstructure:"gatekeeper_id"`
 	Alias        string        `mapstructure:"alias"`
 	TimeToLive   time.Duration `mapstructure:"time_to_live"`
+	FastStart    bool          `mapstructure:"fast_start"`
+	Tunnelling   bool          `mapstructure:"tunnelling"`
 }
 
 // RTP configures media ports.

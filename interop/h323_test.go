@@ -2,8 +2,11 @@ package interop
 
 import (
 	"context"
+	"fmt"
+	"github.com/roomgate/roomgate/h323/ras/rastest"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +92,76 @@ func TestSIPPhonesAcrossH323(t *testing.T) {
 		if sum[0].PresentRatio < presentRatio {
 			t.Errorf("%s does not hear %s's %g Hz tone across H.323: %v", ph.name, other.name, other.freq, sum[0])
 		}
+	}
+}
+
+// TestH323ModesBetweenServers has two server processes call each other
+// over H.323 in the modes room systems use: slow start with tunnelled
+// H.245, slow start with a separate H.245 channel, and a call by alias
+// alone through a gatekeeper of our own (h323/ras/rastest, in the test
+// process), with RTP flowing both ways into each server's conference.
+func TestH323ModesBetweenServers(t *testing.T) {
+	t.Parallel()
+	gk, err := rastest.Listen("127.0.0.1:0", rastest.Options{ID: "interop-gk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gk.Close() })
+	gkConfig := fmt.Sprintf("  gatekeeper: %q\n  gatekeeper_id: interop-gk\n", gk.Addr().String())
+
+	for _, tc := range []struct {
+		name         string
+		callerH323   string // the caller's h323 settings
+		calleeH323   string
+		viaAlias     bool   // dial the conference ID alone: the gatekeeper resolves it
+		wantLogMatch string // in the callee's log: how the call was set up
+	}{
+		{"SlowStartTunnelled", "  fast_start: false\n", "", false, `fast_start=false tunnelling=true`},
+		{"SlowStartSeparateH245", "  fast_start: false\n  tunnelling: false\n", "", false, `fast_start=false tunnelling=false`},
+		{"FastStartThroughGatekeeper", gkConfig, gkConfig, true, `fast_start=true tunnelling=true`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			caller := startServer(t, serverOpts{h323: tc.callerH323})
+			callee := startServer(t, serverOpts{h323: tc.calleeH323})
+			id := map[string]string{"SlowStartTunnelled": "3621", "SlowStartSeparateH245": "3622", "FastStartThroughGatekeeper": "3623"}[tc.name]
+			caller.createConference(t, "3620", "caller side")
+			callee.createConference(t, id, "callee side")
+			target := "h323:" + id + "@" + callee.h323Addr
+			if tc.viaAlias {
+				target = "h323:" + id
+				deadline := time.Now().Add(20 * time.Second)
+				for { // the callee registers the new conference ID as an alias
+					if _, ok := gk.Lookup(id); ok {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("conference %s never registered with the gatekeeper: %+v", id, gk.Endpoints())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			var res map[string]any
+			caller.api(t, http.MethodPost, "/api/v1/conferences/3620/invite",
+				map[string]any{"participants": []string{target}}, &res)
+			h323Flowing := func(ps []participant) bool {
+				for _, p := range ps {
+					if p.Protocol == "h323" && p.Stats.PacketsIn > 50 && p.Stats.PacketsOut > 50 {
+						return true
+					}
+				}
+				return false
+			}
+			caller.waitParticipants(t, "3620", 20*time.Second, "the H.323 call with RTP both ways", h323Flowing)
+			callee.waitParticipants(t, id, 20*time.Second, "the H.323 call with RTP both ways", h323Flowing)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, _, err := callee.p.out.waitFor(ctx, 0, regexp.MustCompile(`h323 call connected[^\n]*`+tc.wantLogMatch)); err != nil {
+				t.Errorf("the callee did not connect with %s: %v", tc.wantLogMatch, err)
+			}
+			if arq, rrq := gk.Count("admissionRequest"), gk.Count("registrationRequest"); tc.viaAlias && (arq < 2 || rrq < 2) {
+				t.Errorf("gatekeeper saw %d ARQ and %d RRQ, want both servers registered and both sides admitted", arq, rrq)
+			}
+		})
 	}
 }

@@ -40,6 +40,9 @@ type serverOpts struct {
 	// extra is YAML appended to the config (sections the defaults above do
 	// not write, such as ivr or dtmf).
 	extra string
+	// h323 is YAML added to the h323 section (indented two spaces), e.g.
+	// "  fast_start: false\n".
+	h323 string
 }
 
 // server is one roomgate process started by a test.
@@ -110,7 +113,7 @@ http:
   listen: %q
 h323:
   listen: "127.0.0.1:0"
-rtp:
+%srtp:
   bind: "127.0.0.1"
   port_min: %d
   port_max: %d
@@ -118,7 +121,7 @@ rtp:
 audio:
   codecs: [%s]
   max_talkers: 4
-`, s.dataDir, s.sipAddr, o.answerDelay, strings.TrimPrefix(s.httpURL, "http://"),
+`, s.dataDir, s.sipAddr, o.answerDelay, strings.TrimPrefix(s.httpURL, "http://"), o.h323,
 		rtpBase, rtpBase+o.rtpPorts-1, o.rtpTimeout, strings.Join(o.codecs, ", ")) + o.extra
 	if err := os.WriteFile(s.configPath, []byte(config), 0o600); err != nil {
 		t.Fatalf("writing server config: %v", err)

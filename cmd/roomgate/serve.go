@@ -227,7 +227,8 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *
 	}
 	h323cfg := call.Config{Listen: cfg.H323.Listen, Codecs: cfg.Audio.Codecs, Alias: cfg.H323.Alias, RingTimeout: cfg.SIP.RingTimeout,
 		Video: call.VideoFormat{Disabled: !cfg.Video.Enabled, MaxWidth: cfg.Video.MaxWidth, MaxHeight: cfg.Video.MaxHeight,
-			MaxFPS: cfg.Video.MaxFPS, MaxBitrateKbps: cfg.Video.MaxBitrateKbps}}
+			MaxFPS: cfg.Video.MaxFPS, MaxBitrateKbps: cfg.Video.MaxBitrateKbps},
+		NoFastStart: !cfg.H323.FastStart, RefuseFastStart: !cfg.H323.FastStart, NoTunnelling: !cfg.H323.Tunnelling}
 	if s.gk != nil {
 		h323cfg.Gatekeeper = s.gk
 	}

@@ -69,6 +69,11 @@ type Config struct {
 	// calls start slowly (capability exchange and logical channels over H.245); for
 	// peers whose Fast Connect is broken, and for tests of the fallback.
 	RefuseFastStart bool
+	// NoFastStart places calls without Fast Connect proposals (slow start:
+	// capability exchange and logical channels over H.245), and NoTunnelling
+	// asks for a separate H.245 TCP channel instead of tunnelling H.245 in
+	// Q.931: for endpoints that need them, and to exercise every mode.
+	NoFastStart, NoTunnelling bool
 }
 
 // Digit is one DTMF key press received on a call.

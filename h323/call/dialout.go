@@ -75,8 +75,8 @@ func (s *Server) dialOut(ctx context.Context, req conf.DialRequest) (conf.DialRe
 	if display == "" {
 		display = s.env.display
 	}
-	o := DialOptions{Media: s.env.media, Room: req.ConferenceID, Codecs: s.cfg.Codecs, Video: s.cfg.Video, FastStart: true,
-		Tunnelling: true, DisplayName: display, Source: s.cfg.Alias, Vendor: s.cfg.Vendor,
+	o := DialOptions{Media: s.env.media, Room: req.ConferenceID, Codecs: s.cfg.Codecs, Video: s.cfg.Video, FastStart: !s.cfg.NoFastStart,
+		Tunnelling: !s.cfg.NoTunnelling, DisplayName: display, Source: s.cfg.Alias, Vendor: s.cfg.Vendor,
 		ConnectTimeout: s.cfg.RingTimeout, H245Timeout: s.cfg.H245Timeout, Logger: s.log, OnDigit: s.cfg.OnDigit,
 		Gatekeeper: s.cfg.Gatekeeper, srv: s, metrics: s.env.m}
 	o.netDial = s.env.dial
