@@ -2,6 +2,7 @@ package call
 
 import (
 	"fmt"
+	"github.com/roomgate/roomgate/bridge/video"
 	"time"
 
 	"github.com/roomgate/roomgate/bridge"
@@ -51,18 +52,19 @@ func (f VideoFormat) withDefaults() (VideoFormat, error) {
 	return f, nil
 }
 
-// h264Level is one row of H.264 Table A-1 (Baseline limits) with its H.241 code.
+// h264Level is an H.264 level as H.241 codes it, with its Baseline MaxBR
+// (Table A-1); its frame size and macroblock rate come from
+// video.LevelLimits, the one copy of that table.
 type h264Level struct {
-	code     int // H.241 level code (parameter 42)
-	mbps, fs int // MaxMBPS (macroblocks/s) and MaxFS (macroblocks)
-	brKbps   int // MaxBR, kbit/s
+	code   int   // H.241 level code (parameter 42)
+	idc    uint8 // level_idc, as video.LevelLimits takes it
+	brKbps int   // MaxBR, kbit/s
 }
 
 var h264Levels = [...]h264Level{
-	{15, 1485, 99, 64}, {22, 3000, 396, 192}, {29, 6000, 396, 384}, {36, 11880, 396, 768},
-	{43, 11880, 396, 2000}, {50, 19800, 792, 4000}, {57, 20250, 1620, 4000}, {64, 40500, 1620, 10000},
-	{71, 108000, 3600, 14000}, {78, 216000, 5120, 20000}, {85, 245760, 8192, 20000}, {92, 245760, 8192, 50000},
-	{99, 522240, 8704, 50000}, {106, 589824, 22080, 135000}, {113, 983040, 36864, 240000},
+	{15, 10, 64}, {22, 11, 192}, {29, 12, 384}, {36, 13, 768}, {43, 20, 2000}, {50, 21, 4000}, {57, 22, 4000},
+	{64, 30, 10000}, {71, 31, 14000}, {78, 32, 20000}, {85, 40, 20000}, {92, 41, 50000}, {99, 42, 50000},
+	{106, 50, 135000}, {113, 51, 240000},
 }
 
 // capability is the H.264 capability (H.241 clause 8.3) the format allows:
@@ -74,19 +76,21 @@ var h264Levels = [...]h264Level{
 func (f VideoFormat) capability() h245.H264 {
 	fs := ((f.MaxWidth + 15) / 16) * ((f.MaxHeight + 15) / 16)
 	mbps := fs * f.MaxFPS
-	lv := h264Levels[len(h264Levels)-1]
+	var lv h264Level
+	var lvMBPS, lvFS int
 	for _, l := range h264Levels {
-		if l.fs >= fs && l.mbps >= mbps {
-			lv = l
-			break
+		m, s, _ := video.LevelLimits(l.idc)
+		lv, lvMBPS, lvFS = l, int(m), int(s)
+		if lvFS >= fs && lvMBPS >= mbps {
+			break // else the loop ends on the highest level
 		}
 	}
 	h := h245.H264{Profile: h245.H241ProfileBaseline, Level: lv.code, MaxBitRate: f.MaxBitrateKbps * 10}
 	// Beyond level 5.1 the custom parameters carry the rest (units of 256 MBs and 500 MB/s).
-	if fs > lv.fs {
+	if fs > lvFS {
 		h.MaxFS = (fs + 255) / 256
 	}
-	if mbps > lv.mbps {
+	if mbps > lvMBPS {
 		h.MaxMBPS = (mbps + 499) / 500
 	}
 	if f.MaxBitrateKbps > lv.brKbps {
