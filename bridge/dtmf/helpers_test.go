@@ -75,13 +75,13 @@ func detect(t testing.TB, rate int, pcm []int16, chunk int) ([]Tone, string) {
 	return tones, s
 }
 
-// speech synthesises text with espeak-ng at rate, or skips the test when
-// espeak-ng or sox is not installed.
+// speech synthesises text with espeak-ng at rate; the test fails, naming
+// the package, when espeak-ng or sox is not installed.
 func speech(t testing.TB, rate int, voice, text string) []int16 {
 	t.Helper()
 	for _, tool := range []string{"espeak-ng", "sox"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
+			t.Fatalf("%s is not installed: apt-get install espeak-ng sox (make test does)", tool)
 		}
 	}
 	wav, err := exec.Command("espeak-ng", "-v", voice, "--stdout", text).Output()
